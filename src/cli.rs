@@ -1,0 +1,140 @@
+//! Command-line types (clap derive). Every flag carries a doc line; `--help` is generated from them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::shell::Shell;
+
+/// Keep every model on disk once: point Hugging Face, transformers, datasets, MLX and Ollama at
+/// one central store, check that they really use it, and clean it up.
+#[derive(Debug, Parser)]
+#[command(
+    name = "modelenv",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub locations: Locations,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Central locations; each overrides the config file for this run (install records them).
+#[derive(Debug, Args, Clone, Default)]
+pub struct Locations {
+    /// Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub
+    #[arg(long, global = true, value_name = "DIR")]
+    pub hf_home: Option<PathBuf>,
+
+    /// Folder for models that do not come from the Hugging Face hub [default: ~/models]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub custom_model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the exports to your shell's startup files and the repo's .env.example, then run the doctor
+    #[command(
+        after_help = "Examples:\n  modelenv install                 # for $SHELL\n  modelenv install --shell bash --shell zsh --dry-run\n  modelenv install --hf-home /data/hf --custom-model-dir /data/models"
+    )]
+    Install(InstallArgs),
+
+    /// Remove exactly what install added; your files come back byte for byte
+    Uninstall(UninstallArgs),
+
+    /// Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`
+    Init {
+        /// The shell to print code for
+        shell: Shell,
+    },
+
+    /// Check that every library and shell really resolves to the central locations
+    Doctor(DoctorArgs),
+
+    /// Read or change modelenv's config file
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+
+    /// Print a shell completion script
+    Completions {
+        /// The shell to generate completions for
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Shell to configure (repeatable) [default: the basename of $SHELL]
+    #[arg(long = "shell", value_name = "SHELL")]
+    pub shells: Vec<Shell>,
+
+    /// Repository whose root .env.example gets the locations [default: the git root of the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Print a diff of every file that would change and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Leave shell startup files alone (print what to add instead)
+    #[arg(long)]
+    pub no_modify_profile: bool,
+
+    /// Do not run the doctor afterwards
+    #[arg(long)]
+    pub no_doctor: bool,
+
+    /// Ask nothing (install never asks; accepted for scripted installs)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Only this shell's files (repeatable) [default: every shell modelenv knows]
+    #[arg(long = "shell", value_name = "SHELL")]
+    pub shells: Vec<Shell>,
+
+    /// Print a diff of every file that would change and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Shell to start fresh and check (repeatable) [default: the basename of $SHELL]
+    #[arg(long = "shell", value_name = "SHELL")]
+    pub shells: Vec<Shell>,
+
+    /// Seconds to wait for each shell before giving up on it
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the config file's path
+    Path,
+    /// Print a key's effective value (config file, else the default)
+    Get {
+        /// hf_home, custom_model_dir or ollama_models
+        key: String,
+    },
+    /// Set a key, keeping the file's comments and layout
+    Set {
+        /// hf_home, custom_model_dir or ollama_models
+        key: String,
+        /// A path; `~/…` is kept as written and expanded when read
+        value: String,
+    },
+}

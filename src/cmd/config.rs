@@ -1,0 +1,42 @@
+//! `modelenv config path|get|set`.
+
+use anyhow::Result;
+
+use crate::cli::ConfigAction;
+use crate::config::Config;
+use crate::edit::{self, Edit};
+use crate::settings::{Env, Overrides, Settings, expand_path};
+
+pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> {
+    match action {
+        ConfigAction::Path => println!("{}", settings.config_path.display()),
+        ConfigAction::Get { key } => {
+            // Validate the key, then print the effective value.
+            Config::load(&settings.config_path)?.get_str(key)?;
+            let p = match key.as_str() {
+                "hf_home" => &settings.hf_home,
+                "custom_model_dir" => &settings.custom_model_dir,
+                _ => &settings.ollama_models,
+            };
+            println!("{}", p.display());
+        }
+        ConfigAction::Set { key, value } => {
+            let mut cfg = Config::load(&settings.config_path)?;
+            cfg.set_str(key, value)?;
+            // Refuse a value that would break every later run.
+            let expanded = expand_path(value, &settings.home, env)?;
+            if !expanded.is_absolute() {
+                anyhow::bail!("`{key}` must be an absolute path or start with ~/, got {value:?}");
+            }
+            let e = Edit {
+                path: settings.config_path.clone(),
+                real: crate::fsutil::resolve_link(&settings.config_path)?,
+                old: cfg.original().map(str::to_owned),
+                new: Some(cfg.render()),
+            };
+            edit::apply(&[e], &settings.state_dir.join("backups"))?;
+            let _ = Settings::resolve(env, &settings.cwd, &Overrides::default())?;
+        }
+    }
+    Ok(())
+}

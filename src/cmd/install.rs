@@ -1,0 +1,231 @@
+//! `modelenv install`: the managed block in each shell's startup files, the managed keys in the
+//! repo's root `.env.example`, the chosen locations in the config file; then the doctor.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::block::{self, At};
+use crate::cli::{DoctorArgs, InstallArgs};
+use crate::config::Config;
+use crate::dotenv;
+use crate::edit::{self, Edit, State};
+use crate::fsutil;
+use crate::repo;
+use crate::settings::{Env, Settings};
+use crate::shell::{Placement, Shell};
+use crate::ui;
+
+use super::show;
+
+pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCode> {
+    let shells = Shell::pick(&args.shells, settings)?;
+    let mut state = State::load(&settings.state_dir)?;
+    let mut edits = Vec::new();
+
+    if !args.no_modify_profile {
+        for &shell in &shells {
+            edits.extend(plan_profile(settings, shell, &mut state)?);
+        }
+    }
+    let repo_root = match &args.repo {
+        Some(r) => Some(
+            fs_abs(&settings.cwd, r)
+                .canonicalize()
+                .with_context(|| format!("--repo {}", r.display()))?,
+        ),
+        None => repo::git_root(&settings.cwd),
+    };
+    match &repo_root {
+        Some(root) => edits.push(plan_dotenv(
+            settings,
+            &root.join(".env.example"),
+            &mut state,
+        )?),
+        None => ui::note("not inside a git repository: skipping .env.example (pass --repo DIR)"),
+    }
+    edits.push(plan_config(settings)?);
+    edits.push(state.edit(&settings.state_dir)?);
+
+    // modelenv's own state file is not the user's business in diffs and summaries.
+    let changed: Vec<&Edit> = edits
+        .iter()
+        .filter(|e| e.changes() && !e.real.starts_with(&settings.state_dir))
+        .collect();
+    if args.dry_run {
+        for e in &changed {
+            print!("{}", e.diff(&show(settings, &e.path)));
+        }
+        if changed.is_empty() {
+            ui::note("already installed: nothing would change");
+        } else {
+            ui::note(format!(
+                "dry run: {} file(s) would change; nothing was written",
+                changed.len()
+            ));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    edit::apply(&edits, &settings.state_dir.join("backups"))?;
+    for e in &changed {
+        let via = if e.real != e.path {
+            format!(" (through the link, in {})", show(settings, &e.real))
+        } else {
+            String::new()
+        };
+        eprintln!("updated {}{via}", show(settings, &e.path));
+    }
+    if changed.is_empty() {
+        eprintln!("already installed: no file changed");
+    }
+    eprintln!(
+        "HF_HOME={}  CUSTOM_MODEL_DIR={}",
+        show(settings, &settings.hf_home),
+        show(settings, &settings.custom_model_dir)
+    );
+    if args.no_modify_profile {
+        for shell in &shells {
+            ui::hint(format!(
+                "shell files left alone; add this to your {shell} startup: {}",
+                match shell {
+                    Shell::Fish => "modelenv init fish | source".to_owned(),
+                    s => format!("eval \"$(modelenv init {s})\""),
+                }
+            ));
+        }
+    } else {
+        warn_if_env_differs(settings, env);
+        ui::hint("open a new terminal (or start a new shell) for the variables to take effect");
+    }
+    if args.no_doctor {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!();
+    super::doctor::run(
+        settings,
+        env,
+        &DoctorArgs {
+            json: false,
+            shells: if args.no_modify_profile {
+                vec![]
+            } else {
+                shells
+            },
+            timeout: 10,
+        },
+    )
+}
+
+fn fs_abs(cwd: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    }
+}
+
+/// The edits that put the block into every startup file `shell` needs.
+pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Result<Vec<Edit>> {
+    let block_text = shell.render_block(settings);
+    let mut edits = Vec::new();
+    for target in shell.targets(settings) {
+        let real = fsutil::resolve_link(&target.path)?;
+        let old = fsutil::read_optional(&real)?;
+        let text = old.as_deref().unwrap_or("");
+        let what = show(settings, &target.path);
+        let at = match target.placement {
+            Placement::BeforeGuard => block::bash_guard_line(text).map_or(At::End, At::Line),
+            Placement::Append => At::End,
+        };
+        let (new, added_eol) = block::upsert(text, &block_text, at, &what)?;
+        if new.as_str() != text || old.is_none() {
+            let rec = state
+                .files
+                .entry(target.path.clone())
+                .or_insert_with(|| dotenv::Originals {
+                    created: old.is_none(),
+                    ..Default::default()
+                });
+            rec.added_eol |= added_eol;
+        }
+        edits.push(Edit {
+            path: target.path,
+            real,
+            old,
+            new: Some(new),
+        });
+    }
+    Ok(edits)
+}
+
+fn plan_dotenv(settings: &Settings, path: &Path, state: &mut State) -> Result<Edit> {
+    let real = fsutil::resolve_link(path)?;
+    let old = fsutil::read_optional(&real)?;
+    let mut rec = state.files.get(path).cloned().unwrap_or(dotenv::Originals {
+        created: old.is_none(),
+        ..Default::default()
+    });
+    let new = dotenv::apply(
+        old.as_deref().unwrap_or(""),
+        settings,
+        &mut rec,
+        &show(settings, path),
+    )?;
+    if old.as_deref() != Some(new.as_str()) || state.files.contains_key(path) {
+        state.files.insert(path.to_path_buf(), rec);
+        if !state.dotenv_files.iter().any(|p| p == path) {
+            state.dotenv_files.push(path.to_path_buf());
+        }
+    }
+    Ok(Edit {
+        path: path.to_path_buf(),
+        real,
+        old,
+        new: Some(new),
+    })
+}
+
+/// Records the chosen locations so `init` and `doctor` agree with what was installed.
+fn plan_config(settings: &Settings) -> Result<Edit> {
+    let mut cfg = Config::load(&settings.config_path)?;
+    let current = |key: &str| cfg.get_str(key);
+    let hf = settings.tilde(&settings.hf_home);
+    let custom = settings.tilde(&settings.custom_model_dir);
+    let (hf_now, custom_now) = (current("hf_home")?, current("custom_model_dir")?);
+    // Keep the user's own spelling when it already means the same location.
+    if hf_now.is_none() || settings.hf_home_source == crate::settings::Source::Flag {
+        cfg.set_str("hf_home", &hf)?;
+    }
+    if custom_now.is_none() || settings.custom_model_dir_source == crate::settings::Source::Flag {
+        cfg.set_str("custom_model_dir", &custom)?;
+    }
+    let new = cfg.render();
+    let new = if cfg.original().is_none() {
+        format!(
+            "# modelenv's central locations (`modelenv config set KEY VALUE` edits this file).\n{new}"
+        )
+    } else {
+        new
+    };
+    Ok(Edit {
+        path: settings.config_path.clone(),
+        real: fsutil::resolve_link(&settings.config_path)?,
+        old: cfg.original().map(str::to_owned),
+        new: Some(new),
+    })
+}
+
+fn warn_if_env_differs(settings: &Settings, env: &Env) {
+    for (name, want) in settings.exports() {
+        if let Some(have) = env.get(name)
+            && !have.is_empty()
+            && Path::new(have) != want
+        {
+            ui::warn(format!(
+                "{name} is {have} in this shell; new shells will use {} (pass --hf-home/--custom-model-dir to keep the current one)",
+                show(settings, &want)
+            ));
+        }
+    }
+}

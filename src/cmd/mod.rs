@@ -1,0 +1,17 @@
+//! One module per subcommand.
+
+pub mod completions;
+pub mod config;
+pub mod doctor;
+pub mod init;
+pub mod install;
+pub mod uninstall;
+
+use std::path::Path;
+
+use crate::settings::Settings;
+
+/// A path for messages: `~/…` below HOME.
+pub fn show(settings: &Settings, p: &Path) -> String {
+    settings.tilde(p)
+}

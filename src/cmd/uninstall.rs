@@ -1,0 +1,106 @@
+//! `modelenv uninstall`: removes the managed blocks and restores the `.env` lines install
+//! changed, so the user's files come back byte for byte; symlinks stay symlinks.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::block;
+use crate::cli::UninstallArgs;
+use crate::dotenv;
+use crate::edit::{self, Edit, State};
+use crate::fsutil;
+use crate::settings::Settings;
+use crate::shell::{self, Shell};
+use crate::ui;
+
+use super::show;
+
+pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<ExitCode> {
+    let shells: Vec<Shell> = if args.shells.is_empty() {
+        shell::ALL.to_vec()
+    } else {
+        args.shells.clone()
+    };
+    let mut state = State::load(&settings.state_dir)?;
+    let mut edits = Vec::new();
+    for shell in shells {
+        let whole: Vec<_> = shell
+            .targets(settings)
+            .into_iter()
+            .filter(|t| t.whole_file)
+            .map(|t| t.path)
+            .collect();
+        for path in shell.all_candidate_files(settings) {
+            let real = fsutil::resolve_link(&path)?;
+            let Some(old) = fsutil::read_optional(&real)? else {
+                state.files.remove(&path);
+                continue;
+            };
+            let rec = state.files.remove(&path).unwrap_or_default();
+            let what = show(settings, &path);
+            let Some(new) = block::remove(&old, rec.added_eol, &what)? else {
+                continue;
+            };
+            let delete = (rec.created || whole.contains(&path)) && new.trim().is_empty();
+            edits.push(Edit {
+                path,
+                real,
+                old: Some(old),
+                new: if delete { None } else { Some(new) },
+            });
+        }
+    }
+    if args.shells.is_empty() {
+        for path in std::mem::take(&mut state.dotenv_files) {
+            let rec = state.files.remove(&path).unwrap_or_default();
+            let real = fsutil::resolve_link(&path)?;
+            let Some(old) = fsutil::read_optional(&real)? else {
+                continue;
+            };
+            let new = dotenv::revert(&old, &rec, &show(settings, &path))?;
+            let delete = rec.created && new.is_empty();
+            edits.push(Edit {
+                path,
+                real,
+                old: Some(old),
+                new: if delete { None } else { Some(new) },
+            });
+        }
+    }
+    edits.push(state.edit(&settings.state_dir)?);
+    // modelenv's own state file is not the user's business in diffs and summaries.
+    let changed: Vec<&Edit> = edits
+        .iter()
+        .filter(|e| e.changes() && !e.real.starts_with(&settings.state_dir))
+        .collect();
+    if args.dry_run {
+        for e in &changed {
+            print!("{}", e.diff(&show(settings, &e.path)));
+        }
+        ui::note(format!(
+            "dry run: {} file(s) would change; nothing was written",
+            changed.len()
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    edit::apply(&edits, &settings.state_dir.join("backups"))?;
+    for e in &changed {
+        let verb = if e.new.is_none() {
+            "removed"
+        } else {
+            "restored"
+        };
+        eprintln!("{verb} {}", show(settings, &e.path));
+    }
+    if changed.is_empty() {
+        eprintln!("nothing to uninstall: no modelenv block found");
+    }
+    if settings.config_path.exists() {
+        ui::note(format!(
+            "kept {} (your chosen locations); delete it to forget them",
+            show(settings, &settings.config_path)
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,173 @@
+//! File operations that never leave a half-written or replaced-symlink file behind.
+
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// Reads a UTF-8 file; `None` when it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            anyhow::anyhow!("{} is not valid UTF-8; refusing to edit it", path.display())
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Follows a chain of symlinks to the file that really holds the content, so editing it keeps
+/// the user's links (stow, chezmoi) intact. A dangling link resolves to its final target.
+pub fn resolve_link(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&current)
+                    .with_context(|| format!("reading link {}", current.display()))?;
+                current = if target.is_absolute() {
+                    target
+                } else {
+                    current.parent().unwrap_or(Path::new("/")).join(target)
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e).with_context(|| format!("inspecting {}", current.display())),
+        }
+    }
+    bail!("{}: too many levels of symbolic links", path.display())
+}
+
+/// Refuses files the user (or a tool like home-manager) made read-only, even as root, and
+/// files or folders this process cannot write.
+pub fn check_writable(path: &Path) -> Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) => {
+            if meta.permissions().mode() & 0o222 == 0 {
+                bail!(
+                    "{} is read-only (mode {:o}); it may be managed by another tool such as \
+                     Nix/home-manager. Add the lines yourself (see `modelenv init`) or make it writable",
+                    path.display(),
+                    meta.permissions().mode() & 0o7777
+                );
+            }
+            access_w(path)?;
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("inspecting {}", path.display())),
+    }
+    // The rename needs a writable folder; find the nearest existing ancestor.
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.exists() {
+            return access_w(d);
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+fn access_w(path: &Path) -> Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes()).context("path contains a NUL byte")?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let rc = unsafe { libc::access(c.as_ptr(), libc::W_OK) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        bail!("{} is not writable: {err}", path.display());
+    }
+    Ok(())
+}
+
+/// Writes `contents` to `path` atomically: a temp file in the same folder, the old file's
+/// permissions, fsync, rename, fsync of the folder. Creates missing parent folders.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .with_context(|| format!("{} has no parent folder", path.display()))?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let old_perms = fs::metadata(path).ok().map(|m| m.permissions());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".modelenv-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(contents)
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    let perms = old_perms.unwrap_or_else(|| fs::Permissions::from_mode(0o644));
+    fs::set_permissions(tmp.path(), perms)
+        .with_context(|| format!("setting permissions on {}", tmp.path().display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("replacing {}", path.display()))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Removes a file and syncs its folder.
+pub fn remove_file(path: &Path) -> Result<()> {
+    fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_keeps_mode_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, "a").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomic(&p, b"b").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "b");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("f")]);
+    }
+
+    #[test]
+    fn resolve_link_follows_chains() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles/bashrc");
+        fs::create_dir_all(real.parent().unwrap()).unwrap();
+        fs::write(&real, "x").unwrap();
+        std::os::unix::fs::symlink("dotfiles/bashrc", dir.path().join("l1")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("l1"), dir.path().join("l2")).unwrap();
+        assert_eq!(
+            resolve_link(&dir.path().join("l2")).unwrap(),
+            dir.path().join("dotfiles/bashrc")
+        );
+    }
+
+    #[test]
+    fn read_only_file_is_refused_even_for_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rc");
+        fs::write(&p, "x").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o444)).unwrap();
+        let err = check_writable(&p).unwrap_err().to_string();
+        assert!(err.contains("read-only"), "{err}");
+    }
+}

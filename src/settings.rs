@@ -1,0 +1,341 @@
+//! The one place that turns HOME, XDG variables, the config file and flags into absolute locations.
+//!
+//! Everything below `Settings` takes these resolved values; nothing else reads the process
+//! environment or the real HOME, so every command can be run against a temporary HOME.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::config::Config;
+
+/// A snapshot of the environment variables modelenv may consult.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: BTreeMap<OsString, OsString>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars_os().collect(),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Env {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        }
+    }
+
+    /// The value as UTF-8, `None` when unset or not valid UTF-8.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(std::ffi::OsStr::new(key))?.to_str()
+    }
+
+    /// Set and non-empty: the XDG rule for directory variables.
+    pub fn non_empty(&self, key: &str) -> Option<&str> {
+        self.get(key).filter(|v| !v.is_empty())
+    }
+}
+
+/// Locations given on the command line; they win over the config file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub hf_home: Option<PathBuf>,
+    pub custom_model_dir: Option<PathBuf>,
+    pub ollama_models: Option<PathBuf>,
+}
+
+/// Where a resolved location came from, for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Default,
+    Config,
+    Flag,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub home: PathBuf,
+    pub cwd: PathBuf,
+    pub hf_home: PathBuf,
+    pub hf_home_source: Source,
+    pub custom_model_dir: PathBuf,
+    pub custom_model_dir_source: Source,
+    pub ollama_models: PathBuf,
+    pub config_home: PathBuf,
+    pub config_path: PathBuf,
+    pub state_dir: PathBuf,
+    /// `${ZDOTDIR:-$HOME}`: where zsh reads `.zshenv`.
+    pub zdotdir: PathBuf,
+    /// Basename of `$SHELL`, if set.
+    pub login_shell: Option<String>,
+}
+
+/// The exports modelenv writes, in the order it writes them.
+pub const EXPORT_NAMES: [&str; 4] = [
+    "HF_HOME",
+    "TRANSFORMERS_CACHE",
+    "HF_DATASETS_CACHE",
+    "CUSTOM_MODEL_DIR",
+];
+
+impl Settings {
+    pub fn resolve(env: &Env, cwd: &Path, overrides: &Overrides) -> Result<Settings> {
+        let home = match env.non_empty("HOME") {
+            Some(h) => PathBuf::from(h),
+            None => {
+                dirs::home_dir().context("cannot determine the home directory: HOME is not set")?
+            }
+        };
+        if !home.is_absolute() {
+            bail!("HOME must be an absolute path, got {}", home.display());
+        }
+        let home = normalize(&home);
+        let xdg = |key: &str, default: &str| -> PathBuf {
+            match env.non_empty(key) {
+                Some(v) if Path::new(v).is_absolute() => normalize(Path::new(v)),
+                _ => home.join(default),
+            }
+        };
+        let cache_home = xdg("XDG_CACHE_HOME", ".cache");
+        let config_home = xdg("XDG_CONFIG_HOME", ".config");
+        let state_home = xdg("XDG_STATE_HOME", ".local/state");
+        let config_path = config_home.join("modelenv").join("config.toml");
+        let config = Config::load(&config_path)?;
+
+        let expand_cfg = |key: &str| -> Result<Option<PathBuf>> {
+            match config.get_str(key)? {
+                None => Ok(None),
+                Some(raw) => {
+                    let p = expand_path(&raw, &home, env)
+                        .with_context(|| format!("{}: key `{key}`", config_path.display()))?;
+                    if !p.is_absolute() {
+                        bail!(
+                            "{}: `{key}` must be an absolute path (or start with ~/), got {raw:?}",
+                            config_path.display()
+                        );
+                    }
+                    Ok(Some(normalize(&p)))
+                }
+            }
+        };
+        let pick =
+            |flag: &Option<PathBuf>, key: &str, default: PathBuf| -> Result<(PathBuf, Source)> {
+                if let Some(f) = flag {
+                    let p = if f.is_absolute() {
+                        f.clone()
+                    } else {
+                        cwd.join(f)
+                    };
+                    return Ok((normalize(&p), Source::Flag));
+                }
+                Ok(match expand_cfg(key)? {
+                    Some(p) => (p, Source::Config),
+                    None => (default, Source::Default),
+                })
+            };
+        let (hf_home, hf_home_source) = pick(
+            &overrides.hf_home,
+            "hf_home",
+            cache_home.join("huggingface"),
+        )?;
+        let (custom_model_dir, custom_model_dir_source) = pick(
+            &overrides.custom_model_dir,
+            "custom_model_dir",
+            home.join("models"),
+        )?;
+        let (ollama_models, _) = pick(
+            &overrides.ollama_models,
+            "ollama_models",
+            home.join(".ollama").join("models"),
+        )?;
+        let zdotdir = match env.non_empty("ZDOTDIR") {
+            Some(z) if Path::new(z).is_absolute() => normalize(Path::new(z)),
+            _ => home.clone(),
+        };
+        let login_shell = env.non_empty("SHELL").map(|s| {
+            Path::new(s)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| s.to_owned())
+        });
+        Ok(Settings {
+            home,
+            cwd: cwd.to_path_buf(),
+            hf_home,
+            hf_home_source,
+            custom_model_dir,
+            custom_model_dir_source,
+            ollama_models,
+            config_home,
+            config_path,
+            state_dir: state_home.join("modelenv"),
+            zdotdir,
+            login_shell,
+        })
+    }
+
+    /// `$HF_HOME/hub`: huggingface_hub's cache and the value for `TRANSFORMERS_CACHE`.
+    pub fn hub_cache(&self) -> PathBuf {
+        self.hf_home.join("hub")
+    }
+
+    pub fn datasets_cache(&self) -> PathBuf {
+        self.hf_home.join("datasets")
+    }
+
+    /// The exported variables and their values, in `EXPORT_NAMES` order.
+    pub fn exports(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            (EXPORT_NAMES[0], self.hf_home.clone()),
+            (EXPORT_NAMES[1], self.hub_cache()),
+            (EXPORT_NAMES[2], self.datasets_cache()),
+            (EXPORT_NAMES[3], self.custom_model_dir.clone()),
+        ]
+    }
+
+    /// The path relative to HOME when it lies strictly below it.
+    pub fn under_home<'a>(&self, p: &'a Path) -> Option<&'a Path> {
+        if self.home == Path::new("/") {
+            return None;
+        }
+        p.strip_prefix(&self.home)
+            .ok()
+            .filter(|r| !r.as_os_str().is_empty())
+    }
+
+    /// The path as a user would type it: `~/…` below HOME, else as is.
+    pub fn tilde(&self, p: &Path) -> String {
+        match self.under_home(p) {
+            Some(rest) => format!("~/{}", rest.display()),
+            None => p.display().to_string(),
+        }
+    }
+}
+
+/// Expands `~` and `$VAR`/`${VAR}` the way a shell would, with HOME taken from Settings.
+pub fn expand_path(raw: &str, home: &Path, env: &Env) -> Result<PathBuf> {
+    let home_str = home.to_string_lossy().into_owned();
+    let expanded = shellexpand::full_with_context(
+        raw,
+        || Some(home_str.clone()),
+        |var: &str| -> Result<Option<String>, std::env::VarError> {
+            if var == "HOME" {
+                return Ok(Some(home_str.clone()));
+            }
+            Ok(env.get(var).map(str::to_owned))
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("cannot expand {raw:?}: {e}"))?;
+    Ok(PathBuf::from(expanded.into_owned()))
+}
+
+/// Removes `.` components, folds `..` lexically and drops a trailing slash; never touches disk.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        Settings::resolve(
+            &Env::from_pairs(pairs),
+            Path::new("/work"),
+            &Overrides::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_home_and_xdg() {
+        let s = settings(&[("HOME", "/nonexistent-home")]);
+        assert_eq!(s.hf_home, Path::new("/nonexistent-home/.cache/huggingface"));
+        assert_eq!(
+            s.hub_cache(),
+            Path::new("/nonexistent-home/.cache/huggingface/hub")
+        );
+        assert_eq!(
+            s.datasets_cache(),
+            Path::new("/nonexistent-home/.cache/huggingface/datasets")
+        );
+        assert_eq!(s.custom_model_dir, Path::new("/nonexistent-home/models"));
+        assert_eq!(
+            s.ollama_models,
+            Path::new("/nonexistent-home/.ollama/models")
+        );
+        assert_eq!(
+            s.config_path,
+            Path::new("/nonexistent-home/.config/modelenv/config.toml")
+        );
+        let s = settings(&[
+            ("HOME", "/h"),
+            ("XDG_CACHE_HOME", "/xc"),
+            ("XDG_CONFIG_HOME", "/xcfg"),
+        ]);
+        assert_eq!(s.hf_home, Path::new("/xc/huggingface"));
+        assert_eq!(s.config_path, Path::new("/xcfg/modelenv/config.toml"));
+    }
+
+    #[test]
+    fn empty_or_relative_xdg_is_ignored() {
+        let s = settings(&[
+            ("HOME", "/h"),
+            ("XDG_CACHE_HOME", ""),
+            ("XDG_CONFIG_HOME", "rel"),
+        ]);
+        assert_eq!(s.hf_home, Path::new("/h/.cache/huggingface"));
+        assert_eq!(s.config_home, Path::new("/h/.config"));
+    }
+
+    #[test]
+    fn flags_are_made_absolute_against_cwd() {
+        let ov = Overrides {
+            hf_home: Some(PathBuf::from("./big/hf/")),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&Env::from_pairs(&[("HOME", "/h")]), Path::new("/work"), &ov)
+            .unwrap();
+        assert_eq!(s.hf_home, Path::new("/work/big/hf"));
+        assert_eq!(s.hf_home_source, Source::Flag);
+    }
+
+    #[test]
+    fn zdotdir_defaults_to_home() {
+        assert_eq!(settings(&[("HOME", "/h")]).zdotdir, Path::new("/h"));
+        assert_eq!(
+            settings(&[("HOME", "/h"), ("ZDOTDIR", "/h/.config/zsh")]).zdotdir,
+            Path::new("/h/.config/zsh")
+        );
+    }
+
+    #[test]
+    fn tilde_form_only_below_home() {
+        let s = settings(&[("HOME", "/h")]);
+        assert_eq!(s.tilde(Path::new("/h/models")), "~/models");
+        assert_eq!(s.tilde(Path::new("/hx/models")), "/hx/models");
+        assert_eq!(s.tilde(Path::new("/h")), "/h");
+    }
+}

@@ -1,0 +1,281 @@
+//! The supported shells: detection, quoting, the startup files each one reads, and the
+//! rendering of the per-shell templates in `shells/`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Result, bail};
+
+use crate::settings::Settings;
+
+const POSIX_TEMPLATE: &str = include_str!("../shells/posix.sh");
+const FISH_TEMPLATE: &str = include_str!("../shells/fish.fish");
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+
+impl Shell {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
+
+    /// The shells to act on: those given, else the basename of `$SHELL`.
+    pub fn pick(given: &[Shell], settings: &Settings) -> Result<Vec<Shell>> {
+        if !given.is_empty() {
+            let mut v = given.to_vec();
+            v.sort();
+            v.dedup();
+            return Ok(v);
+        }
+        match settings.login_shell.as_deref() {
+            Some(name) => Ok(vec![name.parse()?]),
+            None => bail!("cannot tell your shell: $SHELL is not set; pass --shell bash|zsh|fish"),
+        }
+    }
+
+    /// Renders the managed block for this shell. Values are quoted so that the shell assigns
+    /// them byte for byte and never executes any part of them.
+    pub fn render_block(self, settings: &Settings) -> String {
+        let template = match self {
+            Shell::Bash | Shell::Zsh => POSIX_TEMPLATE,
+            Shell::Fish => FISH_TEMPLATE,
+        };
+        let exports = settings.exports();
+        render(template, |name| {
+            exports
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, p)| self.quote_path(p, settings))
+        })
+    }
+
+    /// Quotes a path, writing the part under HOME as `"$HOME/…"` so synced dotfiles work on
+    /// other machines.
+    pub fn quote_path(self, p: &Path, settings: &Settings) -> String {
+        let s = p.to_string_lossy();
+        if let Some(rest) = settings.under_home(p) {
+            let rest = format!("/{}", rest.to_string_lossy());
+            if rest.bytes().all(is_plain) {
+                return format!("\"$HOME{rest}\"");
+            }
+            return format!("\"$HOME\"{}", self.quote(&rest));
+        }
+        self.quote(&s)
+    }
+
+    /// Quotes an arbitrary string as one word, byte-exact in this shell.
+    pub fn quote(self, s: &str) -> String {
+        match self {
+            Shell::Bash | Shell::Zsh => quote_posix(s),
+            Shell::Fish => quote_fish(s),
+        }
+    }
+
+    /// The startup files that must carry the block for this shell to see the variables in
+    /// login, interactive and (zsh, fish) non-interactive shells.
+    pub fn targets(self, settings: &Settings) -> Vec<Target> {
+        match self {
+            Shell::Bash => {
+                let home = &settings.home;
+                // A login bash reads only the first of these that exists.
+                let login = [".bash_profile", ".bash_login", ".profile"]
+                    .iter()
+                    .map(|n| home.join(n))
+                    .find(|p| p.symlink_metadata().is_ok())
+                    .unwrap_or_else(|| home.join(".profile"));
+                vec![
+                    Target {
+                        path: home.join(".bashrc"),
+                        placement: Placement::BeforeGuard,
+                        whole_file: false,
+                    },
+                    Target {
+                        path: login,
+                        placement: Placement::Append,
+                        whole_file: false,
+                    },
+                ]
+            }
+            Shell::Zsh => vec![Target {
+                path: settings.zdotdir.join(".zshenv"),
+                placement: Placement::Append,
+                whole_file: false,
+            }],
+            Shell::Fish => vec![Target {
+                path: fish_conf_d(settings).join("modelenv.fish"),
+                placement: Placement::Append,
+                whole_file: true,
+            }],
+        }
+    }
+
+    /// Every file any shell's install may have written, for uninstall.
+    pub fn all_candidate_files(self, settings: &Settings) -> Vec<PathBuf> {
+        match self {
+            Shell::Bash => [".bashrc", ".bash_profile", ".bash_login", ".profile"]
+                .iter()
+                .map(|n| settings.home.join(n))
+                .collect(),
+            _ => self.targets(settings).into_iter().map(|t| t.path).collect(),
+        }
+    }
+}
+
+pub fn fish_conf_d(settings: &Settings) -> PathBuf {
+    settings.config_home.join("fish").join("conf.d")
+}
+
+impl fmt::Display for Shell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Shell {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Shell> {
+        match s {
+            "bash" => Ok(Shell::Bash),
+            "zsh" => Ok(Shell::Zsh),
+            "fish" => Ok(Shell::Fish),
+            other => bail!(
+                "unsupported shell `{other}`; modelenv supports bash, zsh and fish (pass --shell)"
+            ),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// At the end of the file.
+    Append,
+    /// Before a "return if not interactive" guard if the file has one, else at the end.
+    BeforeGuard,
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub path: PathBuf,
+    pub placement: Placement,
+    /// The file is modelenv's own: uninstall deletes it.
+    pub whole_file: bool,
+}
+
+/// Characters that need no quoting inside `"$HOME…"` in any supported shell.
+fn is_plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b)
+}
+
+/// POSIX sh, bash and zsh: single quotes, each `'` written `'\''`.
+pub fn quote_posix(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// fish: single quotes, where `\` and `'` are the only escapes.
+pub fn quote_fish(s: &str) -> String {
+    format!("'{}'", s.replace('\\', r"\\").replace('\'', r"\'"))
+}
+
+/// Substitutes `{{NAME}}` placeholders in one pass; substituted text is never rescanned.
+pub fn render(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = &after[..end];
+                match lookup(name) {
+                    Some(v) => out.push_str(&v),
+                    None => panic!("template placeholder {{{{{name}}}}} has no value"),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Env, Overrides};
+
+    #[test]
+    fn posix_quote_escapes_single_quotes_only() {
+        assert_eq!(quote_posix("it's $x"), r"'it'\''s $x'");
+    }
+
+    #[test]
+    fn fish_quote_escapes_backslash_and_quote() {
+        assert_eq!(quote_fish(r"a\b'c"), r"'a\\b\'c'");
+    }
+
+    #[test]
+    fn unknown_shell_names_the_supported_ones() {
+        let err = "tcsh".parse::<Shell>().unwrap_err().to_string();
+        assert!(
+            err.contains("tcsh") && err.contains("bash, zsh and fish"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn paths_under_home_use_dollar_home() {
+        let s = Settings::resolve(
+            &Env::from_pairs(&[("HOME", "/h")]),
+            Path::new("/"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            Shell::Zsh.quote_path(Path::new("/h/.cache/huggingface"), &s),
+            "\"$HOME/.cache/huggingface\""
+        );
+        assert_eq!(
+            Shell::Zsh.quote_path(Path::new("/h/my models"), &s),
+            "\"$HOME\"'/my models'"
+        );
+        assert_eq!(
+            Shell::Fish.quote_path(Path::new("/data/a'b"), &s),
+            r"'/data/a\'b'"
+        );
+    }
+
+    #[test]
+    fn every_placeholder_in_templates_is_filled() {
+        let s = Settings::resolve(
+            &Env::from_pairs(&[("HOME", "/h")]),
+            Path::new("/"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        for sh in ALL {
+            let block = sh.render_block(&s);
+            assert!(!block.contains("{{"), "{block}");
+            for name in crate::settings::EXPORT_NAMES {
+                assert!(block.contains(name), "{sh}: {name} missing");
+            }
+        }
+    }
+}
