@@ -1,24 +1,14 @@
-//! modelenv: one central store for every model, and the proof that every library uses it.
-
-mod block;
-mod cli;
-mod cmd;
-mod config;
-mod dotenv;
-mod edit;
-mod fsutil;
-mod repo;
-mod settings;
-mod shell;
-mod ui;
+//! The modelenv binary: parse, dispatch, map errors to exit codes (0 ok, 1 problems found,
+//! 2 usage or I/O error).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
 
-use cli::{Cli, Command};
-use settings::{Env, Overrides, Settings};
+use modelenv::cli::{Cli, Command};
+use modelenv::settings::{Env, Overrides, Settings};
+use modelenv::{cmd, ui};
 
 fn main() -> ExitCode {
     // Hidden helper the doctor runs inside fresh shells; kept out of clap so it costs nothing.

@@ -24,7 +24,7 @@ impl Env {
         }
     }
 
-    #[cfg(test)]
+    /// An environment made of exactly these pairs (for tests and probes).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Env {
             vars: pairs

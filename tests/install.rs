@@ -1,0 +1,566 @@
+//! install / uninstall against real bash, zsh, fish and dash with a temp HOME.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+use common::{Entry, TestEnv, require, stderr, stdout, user_files};
+
+const DEBIAN_BASHRC: &str = "# ~/.bashrc: executed by bash(1) for non-login shells.\n\n# If not running interactively, don't do anything\ncase $- in\n    *i*) ;;\n      *) return;;\nesac\n\nHISTCONTROL=ignoreboth\nalias ll='ls -alF'\n";
+
+fn central(env: &TestEnv) -> Vec<(&'static str, String)> {
+    let h = env.home.display().to_string();
+    vec![
+        ("HF_HOME", format!("{h}/.cache/huggingface")),
+        ("TRANSFORMERS_CACHE", format!("{h}/.cache/huggingface/hub")),
+        (
+            "HF_DATASETS_CACHE",
+            format!("{h}/.cache/huggingface/datasets"),
+        ),
+        ("CUSTOM_MODEL_DIR", format!("{h}/models")),
+    ]
+}
+
+fn assert_vars(env: &TestEnv, shell: &str, flags: &[&str], expected: &[(&str, String)]) {
+    for (var, want) in expected {
+        let got = env.var_in(shell, flags, var);
+        assert_eq!(
+            got.as_deref().map(String::from_utf8_lossy),
+            Some(want.as_str().into()),
+            "{var} in `{shell} {}`",
+            flags.join(" ")
+        );
+    }
+}
+
+#[test]
+fn install_reaches_login_interactive_and_noninteractive_shells() {
+    for s in ["bash", "zsh", "fish"] {
+        require(s);
+    }
+    let env = TestEnv::new();
+    env.write(".bashrc", DEBIAN_BASHRC);
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--shell",
+        "zsh",
+        "--shell",
+        "fish",
+        "--no-doctor",
+    ]);
+    let want = central(&env);
+    assert_vars(&env, "bash", &["-lc"], &want);
+    assert_vars(&env, "bash", &["-ic"], &want);
+    assert_vars(&env, "zsh", &["-c"], &want);
+    assert_vars(&env, "zsh", &["-lic"], &want);
+    assert_vars(&env, "fish", &["-c"], &want);
+    assert_vars(&env, "fish", &["-lc"], &want);
+    // The block sits before the interactive guard, and no login file existed: .profile is made.
+    let bashrc = env.read(".bashrc");
+    assert!(bashrc.find("# >>> modelenv >>>").unwrap() < bashrc.find("case $- in").unwrap());
+    assert!(
+        env.read(".profile")
+            .contains("export HF_HOME=\"$HOME/.cache/huggingface\"")
+    );
+}
+
+#[test]
+fn bash_login_file_is_the_one_bash_reads() {
+    require("bash");
+    let env = TestEnv::new();
+    env.write(".bash_profile", "[ -f ~/.bashrc ] && . ~/.bashrc\n");
+    env.write(".profile", "# read by sh only while .bash_profile exists\n");
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    assert!(env.read(".bash_profile").contains("# >>> modelenv >>>"));
+    assert_eq!(
+        env.read(".profile"),
+        "# read by sh only while .bash_profile exists\n"
+    );
+    assert_vars(&env, "bash", &["-lc"], &central(&env));
+}
+
+#[test]
+fn dash_login_reads_the_profile_block() {
+    require("dash");
+    let env = TestEnv::new();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    assert_vars(&env, "dash", &["-lc"], &central(&env));
+}
+
+#[test]
+fn install_twice_changes_nothing() {
+    let env = TestEnv::new();
+    env.write(".bashrc", DEBIAN_BASHRC);
+    fs::write(
+        env.repo.join(".env.example"),
+        "HF_CACHE_DIR=./model_cache\n",
+    )
+    .unwrap();
+    let args = [
+        "install",
+        "--shell",
+        "bash",
+        "--shell",
+        "zsh",
+        "--shell",
+        "fish",
+        "--no-doctor",
+    ];
+    env.ok(&args);
+    let first = env.snapshot();
+    let mtimes: Vec<_> = first
+        .keys()
+        .map(|p| {
+            fs::symlink_metadata(env.tmp.path().join(p))
+                .unwrap()
+                .modified()
+                .unwrap()
+        })
+        .collect();
+    let out = env.ok(&args);
+    assert_eq!(env.snapshot(), first, "a second install changed bytes");
+    let mtimes2: Vec<_> = first
+        .keys()
+        .map(|p| {
+            fs::symlink_metadata(env.tmp.path().join(p))
+                .unwrap()
+                .modified()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(mtimes, mtimes2, "a second install rewrote a file");
+    assert!(
+        stderr(&out).contains("already installed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn uninstall_restores_original_bytes() {
+    let env = TestEnv::new();
+    env.write(".bashrc", DEBIAN_BASHRC);
+    env.write(".bash_profile", "export PATH=\"$HOME/bin:$PATH\""); // no final newline
+    env.write(".zshenv", "setopt no_global_rcs\r\nexport EDITOR=vim\r\n"); // CRLF
+    fs::write(
+        env.repo.join(".env.example"),
+        "OPENAI_API_KEY=\nHF_CACHE_DIR=./model_cache\nPORT=8000",
+    )
+    .unwrap();
+    let before = user_files(&env.snapshot());
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--shell",
+        "zsh",
+        "--shell",
+        "fish",
+        "--no-doctor",
+    ]);
+    assert_ne!(user_files(&env.snapshot()), before);
+    let out = env.ok(&["uninstall"]);
+    assert_eq!(
+        user_files(&env.snapshot()),
+        before,
+        "uninstall left changes: {}",
+        stderr(&out)
+    );
+    assert!(!env.home.join(".config/fish/conf.d/modelenv.fish").exists());
+    assert!(
+        !env.home.join(".profile").exists(),
+        "a .profile install created is removed again"
+    );
+}
+
+#[test]
+fn uninstall_keeps_lines_the_user_added_after_install() {
+    let env = TestEnv::new();
+    env.write(".zshenv", "export A=1\n");
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    let with_block = env.read(".zshenv");
+    env.write(".zshenv", &format!("{with_block}export B=2\n"));
+    env.ok(&["uninstall", "--shell", "zsh"]);
+    assert_eq!(env.read(".zshenv"), "export A=1\nexport B=2\n");
+}
+
+#[test]
+fn symlinked_rc_stays_a_symlink_and_its_target_is_edited() {
+    let env = TestEnv::new();
+    let target = env.write("dotfiles/zsh/.zshenv", "export A=1\n");
+    symlink("dotfiles/zsh/.zshenv", env.home.join(".zshenv")).unwrap();
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    let meta = fs::symlink_metadata(env.home.join(".zshenv")).unwrap();
+    assert!(
+        meta.file_type().is_symlink(),
+        "the link was replaced by a file"
+    );
+    assert!(
+        fs::read_to_string(&target)
+            .unwrap()
+            .contains("# >>> modelenv >>>")
+    );
+    require("zsh");
+    assert_vars(&env, "zsh", &["-c"], &central(&env));
+    env.ok(&["uninstall", "--shell", "zsh"]);
+    assert!(
+        fs::symlink_metadata(env.home.join(".zshenv"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read_to_string(&target).unwrap(), "export A=1\n");
+}
+
+#[test]
+fn crlf_file_keeps_crlf_and_permissions() {
+    let env = TestEnv::new();
+    let p = env.write(".zshenv", "export A=1\r\nexport B=2\r\n");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    let text = env.read(".zshenv");
+    assert!(text.contains("# >>> modelenv >>>\r\n"));
+    assert_eq!(
+        text.matches('\n').count(),
+        text.matches("\r\n").count(),
+        "a bare LF crept in: {text:?}"
+    );
+    assert_eq!(
+        fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn file_without_final_newline_is_handled() {
+    require("bash");
+    let env = TestEnv::new();
+    env.write(".bash_profile", "export MINE=kept");
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    let text = env.read(".bash_profile");
+    assert!(
+        text.starts_with("export MINE=kept\n# >>> modelenv >>>\n"),
+        "{text:?}"
+    );
+    assert_eq!(
+        env.var_in("bash", &["-lc"], "MINE").as_deref(),
+        Some(&b"kept"[..])
+    );
+    assert_vars(&env, "bash", &["-lc"], &central(&env));
+}
+
+#[test]
+fn zdotdir_is_respected() {
+    require("zsh");
+    let env = TestEnv::new();
+    let zdot = env.home.join(".config/zsh");
+    fs::create_dir_all(&zdot).unwrap();
+    let env = env.with_env("ZDOTDIR", &zdot.display().to_string());
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    assert!(zdot.join(".zshenv").exists());
+    assert!(!env.home.join(".zshenv").exists());
+    assert_vars(&env, "zsh", &["-c"], &central(&env));
+    assert_vars(&env, "zsh", &["-lic"], &central(&env));
+}
+
+#[test]
+fn values_with_other_locations_replace_the_block_in_place() {
+    let env = TestEnv::new();
+    env.write(".zshenv", "export A=1\n");
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    env.write(".zshenv", &format!("{}export B=2\n", env.read(".zshenv")));
+    env.ok(&[
+        "install",
+        "--shell",
+        "zsh",
+        "--no-doctor",
+        "--hf-home",
+        "/data/hf",
+    ]);
+    let text = env.read(".zshenv");
+    assert_eq!(text.matches("# >>> modelenv >>>").count(), 1);
+    assert!(text.starts_with("export A=1\n# >>> modelenv >>>\n"));
+    assert!(text.ends_with("# <<< modelenv <<<\nexport B=2\n"), "{text}");
+    assert!(text.contains("export HF_HOME='/data/hf'\n"), "{text}");
+    // The config now remembers it, so init agrees without the flag.
+    let init = stdout(&env.ok(&["init", "zsh"]));
+    assert!(init.contains("export HF_HOME='/data/hf'\n"), "{init}");
+}
+
+#[test]
+fn original_is_backed_up_once() {
+    let env = TestEnv::new();
+    env.write(".zshenv", "export ORIGINAL=1\n");
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    env.ok(&[
+        "install",
+        "--shell",
+        "zsh",
+        "--no-doctor",
+        "--hf-home",
+        "/data/hf",
+    ]);
+    let backups = env.home.join(".local/state/modelenv/backups");
+    let files: Vec<_> = fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let zshenv_backups: Vec<_> = files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".zshenv"))
+        .collect();
+    assert_eq!(zshenv_backups.len(), 1, "{files:?}");
+    assert_eq!(
+        fs::read_to_string(zshenv_backups[0]).unwrap(),
+        "export ORIGINAL=1\n"
+    );
+}
+
+#[test]
+fn read_only_rc_is_refused_and_nothing_changes() {
+    let env = TestEnv::new();
+    env.write(".bashrc", DEBIAN_BASHRC);
+    let p = env.home.join(".bashrc");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o444)).unwrap();
+    let before = env.snapshot();
+    let out = env.run(&["install", "--shell", "bash", "--no-doctor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(".bashrc") && err.contains("read-only"),
+        "{err}"
+    );
+    assert!(!err.contains("updated"), "claimed success: {err}");
+    assert_eq!(
+        env.snapshot(),
+        before,
+        "a file changed although install failed"
+    );
+}
+
+#[test]
+fn unwritable_rc_as_non_root_is_refused() {
+    // root ignores mode bits, so run modelenv as `nobody` on a HOME it may read but not write.
+    if !nix_is_root() || which::which("setpriv").is_err() {
+        // As a normal user the 0444 case above already exercises the kernel's refusal.
+        return;
+    }
+    let env = TestEnv::new();
+    env.write(".zshenv", "export A=1\n");
+    fs::set_permissions(env.tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let before = env.snapshot();
+    let mut cmd = env.cmd(&["install", "--shell", "zsh", "--no-doctor"]);
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let mut wrapped = std::process::Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(program)
+        .args(args);
+    wrapped.env_clear().envs(
+        cmd.get_envs()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+    );
+    wrapped.current_dir(env.tmp.path());
+    cmd = wrapped;
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not writable"), "{}", stderr(&out));
+    assert_eq!(env.snapshot(), before);
+}
+
+fn nix_is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn duplicate_or_unpaired_markers_are_refused() {
+    let block = "# >>> modelenv >>>\nexport HF_HOME=/x\n# <<< modelenv <<<\n";
+    for bad in [
+        format!("{block}{block}"),
+        "# >>> modelenv >>>\nexport HF_HOME=/x\n".to_owned(),
+    ] {
+        let env = TestEnv::new();
+        env.write(".zshenv", &bad);
+        let before = env.snapshot();
+        let out = env.run(&["install", "--shell", "zsh", "--no-doctor"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("nothing was changed"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(env.snapshot(), before);
+    }
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_changes_nothing() {
+    let env = TestEnv::new();
+    env.write(".zshenv", "export A=1\n");
+    fs::write(
+        env.repo.join(".env.example"),
+        "HF_CACHE_DIR=./model_cache\n",
+    )
+    .unwrap();
+    let before = env.snapshot();
+    let out = env.ok(&["install", "--shell", "zsh", "--dry-run"]);
+    assert_eq!(env.snapshot(), before);
+    let diff = stdout(&out);
+    assert!(
+        diff.contains("--- a/~/.zshenv\n+++ b/~/.zshenv\n"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+export HF_HOME=\"$HOME/.cache/huggingface\""),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(
+            "-HF_CACHE_DIR=./model_cache\n+HF_CACHE_DIR=${HOME}/.cache/huggingface/hub\n"
+        ),
+        "{diff}"
+    );
+    let out = env.ok(&["uninstall", "--dry-run"]);
+    assert_eq!(env.snapshot(), before);
+    assert!(
+        stderr(&out).contains("0 file(s) would change"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unsupported_shell_is_a_clear_error() {
+    let env = TestEnv::new().with_env("SHELL", "/usr/bin/tcsh");
+    let out = env.run(&["install", "--no-doctor"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unsupported shell `tcsh`")
+            && stderr(&out).contains("bash, zsh and fish"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["install", "--shell", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("possible values: bash, zsh, fish"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn shell_comes_from_dollar_shell() {
+    let env = TestEnv::new().with_env("SHELL", "/usr/bin/zsh");
+    env.ok(&["install", "--no-doctor"]);
+    assert!(env.home.join(".zshenv").exists());
+    assert!(!env.home.join(".bashrc").exists());
+}
+
+#[test]
+fn no_modify_profile_leaves_shell_files_alone() {
+    let env = TestEnv::new();
+    env.ok(&[
+        "install",
+        "--shell",
+        "zsh",
+        "--no-modify-profile",
+        "--no-doctor",
+    ]);
+    assert!(!env.home.join(".zshenv").exists());
+    assert!(env.repo.join(".env.example").exists());
+}
+
+#[test]
+fn outside_a_repo_dotenv_is_skipped_with_a_note() {
+    let env = TestEnv::new();
+    fs::remove_dir_all(env.repo.join(".git")).unwrap();
+    let out = env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    assert!(
+        stderr(&out).contains("not inside a git repository"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!env.repo.join(".env.example").exists());
+}
+
+#[test]
+fn install_runs_the_doctor_which_sees_the_fresh_shell() {
+    require("zsh");
+    let env = TestEnv::new();
+    let out = env.ok(&["install", "--shell", "zsh"]);
+    let text = stdout(&out);
+    assert!(text.contains("in a fresh non-interactive zsh"), "{text}");
+    assert!(!text.contains('✗'), "{text}");
+    // Without the block, the doctor's fresh-shell check fails and names the fix.
+    env.ok(&["uninstall"]);
+    let out = env.run(&["doctor", "--shell", "zsh", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let failing: Vec<_> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert!(
+        failing
+            .iter()
+            .any(|c| c["id"] == "shell.zsh.non-interactive.HF_HOME"),
+        "{report}"
+    );
+    assert!(failing.iter().all(|c| {
+        c["hint"]
+            .as_str()
+            .unwrap()
+            .contains("modelenv install --shell zsh")
+    }));
+}
+
+#[test]
+fn config_set_keeps_comments_and_drives_init() {
+    let env = TestEnv::new();
+    let cfg = env.write(
+        ".config/modelenv/config.toml",
+        "# my big disk\nhf_home = \"/old\" # keep me\n",
+    );
+    env.ok(&["config", "set", "hf_home", "/mnt/big/hf"]);
+    assert_eq!(
+        fs::read_to_string(&cfg).unwrap(),
+        "# my big disk\nhf_home = \"/mnt/big/hf\" # keep me\n"
+    );
+    assert_eq!(
+        stdout(&env.ok(&["config", "get", "hf_home"])),
+        "/mnt/big/hf\n"
+    );
+    assert_eq!(
+        stdout(&env.ok(&["config", "path"])).trim(),
+        cfg.display().to_string()
+    );
+    let out = env.run(&["config", "set", "hf_hme", "/x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown config key"));
+    let out = env.run(&["config", "set", "hf_home", "relative/path"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(fs::read_to_string(&cfg).unwrap().contains("/mnt/big/hf"));
+}
+
+#[test]
+fn snapshot_helper_sees_links() {
+    // Sanity for the snapshot helper itself: it sees links and modes.
+    let env = TestEnv::new();
+    env.write("a", "x");
+    symlink("a", env.home.join("b")).unwrap();
+    let snap = env.snapshot();
+    assert_eq!(
+        snap.get(Path::new("home/b")),
+        Some(&Entry::Link("a".into()))
+    );
+}
