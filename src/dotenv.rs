@@ -46,15 +46,14 @@ pub fn render_value(p: &Path, settings: &Settings) -> Result<String> {
     }
 }
 
-/// Splits `  export KEY = value # note` into (everything up to and including `=`, key, value part).
+/// Parses `  export KEY = value # note`: returns where the value starts (after `=` and any
+/// blanks) and the key.
 fn parse_assignment(line: &str) -> Option<(usize, &str)> {
     let trimmed = line.trim_start();
-    let indent = line.len() - trimmed.len();
     let after_export = trimmed
         .strip_prefix("export ")
-        .map(|r| r.trim_start())
+        .map(str::trim_start)
         .unwrap_or(trimmed);
-    let key_start = line.len() - after_export.len();
     let key_len = after_export
         .bytes()
         .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.' || *b == b'-')
@@ -63,31 +62,28 @@ fn parse_assignment(line: &str) -> Option<(usize, &str)> {
         return None;
     }
     let key = &after_export[..key_len];
-    let rest = after_export[key_len..].trim_start();
-    if !rest.starts_with('=') {
-        return None;
-    }
-    let eq = line.len() - rest.len();
-    let _ = indent;
-    let _ = key_start;
-    Some((eq + 1, key))
+    let rest = after_export[key_len..].trim_start().strip_prefix('=')?;
+    let value = rest.trim_start_matches([' ', '\t']);
+    Some((line.len() - value.len(), key))
 }
 
-/// A trailing ` # comment` after an unquoted value, kept when the value is replaced.
+/// A trailing comment after a value (with the blanks before it), kept when the value is replaced.
 fn trailing_comment(value: &str) -> &str {
-    let v = value.trim_start();
-    if v.starts_with('"') || v.starts_with('\'') {
+    if let Some(q) = value.chars().next().filter(|c| *c == '"' || *c == '\'') {
         // Quoted: keep whatever follows the closing quote.
-        let q = v.as_bytes()[0] as char;
-        return match v[1..].find(q) {
-            Some(end) => &v[end + 2..],
+        return match value[1..].find(q) {
+            Some(end) => &value[end + 2..],
             None => "",
         };
     }
-    match value.find(" #").or_else(|| value.find("\t#")) {
-        Some(i) => &value[i..],
-        None => "",
+    let bytes = value.as_bytes();
+    for i in 1..bytes.len() {
+        if bytes[i] == b'#' && (bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {
+            let start = value[..i].trim_end_matches([' ', '\t']).len();
+            return &value[start..];
+        }
     }
+    ""
 }
 
 /// What install changed, so uninstall can put it back.

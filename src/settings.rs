@@ -131,11 +131,13 @@ impl Settings {
         let pick =
             |flag: &Option<PathBuf>, key: &str, default: PathBuf| -> Result<(PathBuf, Source)> {
                 if let Some(f) = flag {
-                    let p = if f.is_absolute() {
-                        f.clone()
-                    } else {
-                        cwd.join(f)
+                    // A quoted `~/…` reaches us unexpanded; `$` in a flag is taken literally.
+                    let f = match f.to_str().and_then(|s| s.strip_prefix("~/")) {
+                        Some(rest) => home.join(rest),
+                        None if f == Path::new("~") => home.clone(),
+                        None => f.clone(),
                     };
+                    let p = if f.is_absolute() { f } else { cwd.join(f) };
                     return Ok((normalize(&p), Source::Flag));
                 }
                 Ok(match expand_cfg(key)? {

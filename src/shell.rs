@@ -55,12 +55,31 @@ impl Shell {
             Shell::Fish => FISH_TEMPLATE,
         };
         let exports = settings.exports();
-        render(template, |name| {
+        let text = render(template, |name| {
             exports
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, p)| self.quote_path(p, settings))
-        })
+        });
+        if self == Shell::Fish {
+            return text;
+        }
+        // A `$` or backtick kept literal inside single quotes is what we mean; say so to
+        // shellcheck (SC2016) on exactly the lines that have one.
+        let literal = |p: &Path| p.to_string_lossy().contains(['$', '`']);
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            if let Some((name, _)) = exports
+                .iter()
+                .find(|(n, p)| line.starts_with(&format!("export {n}=")) && literal(p))
+            {
+                out.push_str(&format!(
+                    "# shellcheck disable=SC2016 # {name} holds a literal $ or `\n"
+                ));
+            }
+            out.push_str(line);
+        }
+        out
     }
 
     /// Quotes a path, writing the part under HOME as `"$HOME/…"` so synced dotfiles work on

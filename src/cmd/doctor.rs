@@ -166,7 +166,7 @@ fn locations(settings: &Settings) -> Vec<Check> {
             match std::fs::metadata(&p) {
                 Ok(m) if m.is_dir() => Check::new(id, Status::Pass, format!("{name}: {shown} exists")),
                 Ok(_) => Check::new(id, Status::Fail, format!("{name}: {shown} exists but is not a folder"))
-                    .hint(format!("move it away or choose another location with `modelenv install --hf-home DIR`")),
+                    .hint("move it away or choose another location with `modelenv install --hf-home DIR`"),
                 Err(_) => match crate::fsutil::check_writable(&p) {
                     Ok(()) => Check::new(id, Status::Pass, format!("{name}: {shown} will be created on first use")),
                     Err(e) => Check::new(id, Status::Fail, format!("{name}: {shown} cannot be created: {e}"))

@@ -38,11 +38,18 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
         None => repo::git_root(&settings.cwd),
     };
     match &repo_root {
-        Some(root) => edits.push(plan_dotenv(
-            settings,
-            &root.join(".env.example"),
-            &mut state,
-        )?),
+        Some(root) => {
+            let path = root.join(".env.example");
+            // A location .env loaders cannot read exactly must not block the shell setup.
+            let values: Result<Vec<_>> = dotenv::managed(settings)
+                .iter()
+                .map(|(_, p)| dotenv::render_value(p, settings))
+                .collect();
+            match values {
+                Ok(_) => edits.push(plan_dotenv(settings, &path, &mut state)?),
+                Err(e) => ui::warn(format!("skipping {}: {e:#}", show(settings, &path))),
+            }
+        }
         None => ui::note("not inside a git repository: skipping .env.example (pass --repo DIR)"),
     }
     edits.push(plan_config(settings)?);

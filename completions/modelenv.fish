@@ -1,0 +1,108 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_modelenv_global_optspecs
+    string join \n hf-home= custom-model-dir= h/help V/version
+end
+
+function __fish_modelenv_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_modelenv_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_modelenv_using_subcommand
+    set -l cmd (__fish_modelenv_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c modelenv -n "__fish_modelenv_needs_command" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_needs_command" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_needs_command" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_needs_command" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "install" -d 'Write the exports to your shell\'s startup files and the repo\'s .env.example, then run the doctor'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "uninstall" -d 'Remove exactly what install added; your files come back byte for byte'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "init" -d 'Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "config" -d 'Read or change modelenv\'s config file'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l shell -d 'Shell to configure (repeatable) [default: the basename of $SHELL]' -r -f -a "bash\t''
+zsh\t''
+fish\t''"
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l repo -d 'Repository whose root .env.example gets the locations [default: the git root of the current directory]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l dry-run -d 'Print a diff of every file that would change and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l no-modify-profile -d 'Leave shell startup files alone (print what to add instead)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l no-doctor -d 'Do not run the doctor afterwards'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -s y -l yes -d 'Ask nothing (install never asks; accepted for scripted installs)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l shell -d 'Only this shell\'s files (repeatable) [default: every shell modelenv knows]' -r -f -a "bash\t''
+zsh\t''
+fish\t''"
+complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l dry-run -d 'Print a diff of every file that would change and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand init" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand init" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand init" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand init" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l shell -d 'Shell to start fresh and check (repeatable) [default: the basename of $SHELL]' -r -f -a "bash\t''
+zsh\t''
+fish\t''"
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l timeout -d 'Seconds to wait for each shell before giving up on it' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l json -d 'Print the report as JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "path" -d 'Print the config file\'s path'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from path" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from path" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from path" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from path" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from get" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from get" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the config file\'s path'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "install" -d 'Write the exports to your shell\'s startup files and the repo\'s .env.example, then run the doctor'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "uninstall" -d 'Remove exactly what install added; your files come back byte for byte'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "init" -d 'Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "config" -d 'Read or change modelenv\'s config file'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the config file\'s path'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'
