@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `modelenv init zsh` runs in every new shell. Times it side by side with the anchor
+# (`zoxide init zsh`) and a bare /bin/true, in one hyperfine run, with a temp HOME holding a
+# config file (the one file init reads).
+#   scripts/bench-init.sh [--export-json FILE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
+command -v zoxide >/dev/null || { echo "needs zoxide (cargo install zoxide)" >&2; exit 2; }
+cargo build --release --quiet
+bin="$PWD/target/release/modelenv"
+home=$(mktemp -d)
+trap 'rm -rf "$home"' EXIT
+mkdir -p "$home/.config/modelenv"
+printf 'hf_home = "~/.cache/huggingface"\ncustom_model_dir = "~/models"\n' > "$home/.config/modelenv/config.toml"
+export HOME="$home"
+hyperfine --shell=none --warmup 50 --runs 1000 -N \
+  --command-name true /bin/true \
+  --command-name "zoxide init zsh" "zoxide init zsh" \
+  --command-name "modelenv init zsh" "$bin init zsh" \
+  "$@"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian/Ubuntu machine: installs the real shells and
+# linters the tests start (with apt-get, when missing), creates the Python environment the
+# integration tests import (huggingface_hub, datasets, python-dotenv), then runs cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in bash zsh fish dash shellcheck setpriv; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  pkgs=()
+  for tool in "${need[@]}"; do
+    case "$tool" in
+      setpriv) pkgs+=(util-linux) ;;
+      *) pkgs+=("$tool") ;;
+    esac
+  done
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${pkgs[*]} with apt-get" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+
+venv="${MODELENV_TEST_VENV:-$PWD/target/test-venv}"
+if ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv' 2>/dev/null; then
+  echo "creating the test Python environment in $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
+fi
+export MODELENV_TEST_PYTHON="$venv/bin/python"
+
+cargo test --locked --all-targets "$@"
