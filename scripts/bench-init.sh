@@ -14,8 +14,19 @@ trap 'rm -rf "$home"' EXIT
 mkdir -p "$home/.config/modelenv"
 printf 'hf_home = "~/.cache/huggingface"\ncustom_model_dir = "~/models"\n' > "$home/.config/modelenv/config.toml"
 export HOME="$home"
-hyperfine --shell=none --warmup 50 --runs 1000 -N \
+hyperfine -N --warmup 50 --runs 1000 \
   --command-name true /bin/true \
   --command-name "zoxide init zsh" "zoxide init zsh" \
   --command-name "modelenv init zsh" "$bin init zsh" \
   "$@"
+
+# Wall-clock numbers on a shared 2-core machine are noisy; instruction counts are not.
+if command -v valgrind >/dev/null; then
+  echo
+  echo "instructions per run (valgrind --tool=callgrind):"
+  for c in /bin/true "$(command -v zoxide) init zsh" "$bin init zsh"; do
+    # shellcheck disable=SC2086 # $c is a command line of fixed words
+    n=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null $c 2>&1 >/dev/null | sed -n 's/.*Collected : //p')
+    printf '  %-22s %s\n' "${c##*/}" "$n"
+  done
+fi

@@ -1,6 +1,7 @@
 //! The modelenv binary: parse, dispatch, map errors to exit codes (0 ok, 1 problems found,
 //! 2 usage or I/O error).
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -8,6 +9,7 @@ use clap::Parser;
 
 use modelenv::cli::{Cli, Command};
 use modelenv::settings::{Env, Overrides, Settings};
+use modelenv::shell::Shell;
 use modelenv::{cmd, ui};
 
 fn main() -> ExitCode {
@@ -19,14 +21,33 @@ fn main() -> ExitCode {
         cmd::doctor::print_env();
         return ExitCode::SUCCESS;
     }
+    // `init` runs in every new shell: its plain form skips building the whole clap parser,
+    // which is a fifth of the cost of a run. Anything else (flags, --help) goes through clap.
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if let [sub, shell] = args.as_slice()
+        && sub == "init"
+        && let Some(shell) = shell.to_str().and_then(|s| s.parse::<Shell>().ok())
+    {
+        return finish(init_fast(shell));
+    }
     let cli = Cli::parse();
-    match run(cli) {
+    finish(run(cli))
+}
+
+fn finish(result: Result<ExitCode>) -> ExitCode {
+    match result {
         Ok(code) => code,
         Err(e) => {
             ui::error(format!("{e:#}"));
             ExitCode::from(2)
         }
     }
+}
+
+fn init_fast(shell: Shell) -> Result<ExitCode> {
+    let settings = Settings::resolve(&Env::from_process(), Path::new("/"), &Overrides::default())?;
+    cmd::init::run(&settings, shell)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

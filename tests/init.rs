@@ -142,3 +142,20 @@ fn init_rejects_unknown_shells() {
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("possible values: bash, zsh, fish"));
 }
+
+#[test]
+fn init_with_flags_matches_the_plain_form() {
+    // The plain `init SHELL` skips the full parser; with flags it goes through clap. Same output.
+    let env = TestEnv::new();
+    let plain = stdout(&env.ok(&["init", "zsh"]));
+    let h = env.home.display().to_string();
+    let flagged = stdout(&env.ok(&[
+        "init",
+        "zsh",
+        "--hf-home",
+        &format!("{h}/.cache/huggingface"),
+    ]));
+    assert_eq!(plain, flagged);
+    let other = stdout(&env.ok(&["init", "zsh", "--hf-home", "/x"]));
+    assert!(other.contains("export HF_HOME='/x'"), "{other}");
+}
