@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::shell::Shell;
+use crate::stores::StoreKind;
 
 /// Keep every model on disk once: point Hugging Face, transformers, datasets, MLX and Ollama at
 /// one central store, check that they really use it, and clean it up.
@@ -54,6 +55,18 @@ pub enum Command {
 
     /// Check that every library and shell really resolves to the central locations
     Doctor(DoctorArgs),
+
+    /// Disk use across every model store: largest models, duplicates, what can be freed
+    #[command(
+        after_help = "Examples:\n  modelenv usage\n  modelenv usage --json --store hf-hub --store ollama\n  modelenv usage --dir ./model_cache --top 20"
+    )]
+    Usage(UsageArgs),
+
+    /// List the models in every store
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
 
     /// Read or change modelenv's config file
     Config {
@@ -137,4 +150,63 @@ pub enum ConfigAction {
         /// A path; `~/…` is kept as written and expanded when read
         value: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Print the report as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// How many of the largest models to show [default: 10; all with --json]
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Only these stores (repeatable)
+    #[arg(long = "store", value_name = "STORE")]
+    pub stores: Vec<StoreKind>,
+
+    /// Also read this project-local folder (repeatable), e.g. ./model_cache
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+
+    /// Hash files again instead of reusing hashes remembered from earlier runs
+    #[arg(long)]
+    pub no_hash_cache: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// List models, largest first
+    #[command(
+        after_help = "Filters (repeat --filter to combine them):\n  size>1GB  size<=500MB  accessed>30d  modified<7d\n  type=model|dataset|space|gguf|folder  store=hf-hub|ollama|custom|lmstudio|local\n  id=meta-llama/*  refs=main\nUnits: B, KB, MB, GB, TB (decimal), KiB..TiB; s, m, h, d, w, mo, y."
+    )]
+    Ls(LsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Keep models matching KEY OP VALUE, e.g. size>1GB, accessed>30d, store=ollama (repeatable)
+    #[arg(long = "filter", value_name = "EXPR")]
+    pub filters: Vec<String>,
+
+    /// Sort by size, name, accessed or modified, optionally :asc or :desc
+    #[arg(long, default_value = "size", value_name = "KEY")]
+    pub sort: String,
+
+    /// Show at most N models
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Only these stores (repeatable)
+    #[arg(long = "store", value_name = "STORE")]
+    pub stores: Vec<StoreKind>,
+
+    /// Also read this project-local folder (repeatable)
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
 }

@@ -22,6 +22,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "ollama_models",
         "where Ollama should keep its models (OLLAMA_MODELS)",
     ),
+    (
+        "headroom",
+        "free space to keep on each store's filesystem, like 200GB (usage and doctor warn below it)",
+    ),
 ];
 
 pub struct Config {

@@ -13,4 +13,6 @@ pub mod fsutil;
 pub mod repo;
 pub mod settings;
 pub mod shell;
+pub mod stores;
 pub mod ui;
+pub mod units;

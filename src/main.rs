@@ -64,6 +64,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Uninstall(args) => cmd::uninstall::run(&settings, args),
         Command::Init { shell } => cmd::init::run(&settings, *shell).map(|()| ExitCode::SUCCESS),
         Command::Doctor(args) => cmd::doctor::run(&settings, &env, args),
+        Command::Usage(args) => cmd::usage::run(&settings, args),
+        Command::Models { action } => match action {
+            modelenv::cli::ModelsAction::Ls(args) => cmd::models::ls(&settings, args),
+        },
         Command::Config { action } => {
             cmd::config::run(&settings, &env, action).map(|()| ExitCode::SUCCESS)
         }

@@ -74,6 +74,10 @@ pub struct Settings {
     pub config_home: PathBuf,
     pub config_path: PathBuf,
     pub state_dir: PathBuf,
+    /// `${XDG_CACHE_HOME:-~/.cache}/modelenv`: the hash cache.
+    pub cache_dir: PathBuf,
+    /// Free space to keep on a store's filesystem (config `headroom`, default 200 GB).
+    pub headroom_bytes: u64,
     /// `${ZDOTDIR:-$HOME}`: where zsh reads `.zshenv`.
     pub zdotdir: PathBuf,
     /// Basename of `$SHELL`, if set.
@@ -160,6 +164,11 @@ impl Settings {
             "ollama_models",
             home.join(".ollama").join("models"),
         )?;
+        let headroom_bytes = match config.get_str("headroom")? {
+            Some(v) => crate::units::parse_size(&v)
+                .with_context(|| format!("{}: key `headroom`", config_path.display()))?,
+            None => 200_000_000_000,
+        };
         let zdotdir = match env.non_empty("ZDOTDIR") {
             Some(z) if Path::new(z).is_absolute() => normalize(Path::new(z)),
             _ => home.clone(),
@@ -181,6 +190,8 @@ impl Settings {
             config_home,
             config_path,
             state_dir: state_home.join("modelenv"),
+            cache_dir: cache_home.join("modelenv"),
+            headroom_bytes,
             zdotdir,
             login_shell,
         })

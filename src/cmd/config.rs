@@ -13,19 +13,20 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> 
         ConfigAction::Get { key } => {
             // Validate the key, then print the effective value.
             Config::load(&settings.config_path)?.get_str(key)?;
-            let p = match key.as_str() {
-                "hf_home" => &settings.hf_home,
-                "custom_model_dir" => &settings.custom_model_dir,
-                _ => &settings.ollama_models,
-            };
-            println!("{}", p.display());
+            match key.as_str() {
+                "hf_home" => println!("{}", settings.hf_home.display()),
+                "custom_model_dir" => println!("{}", settings.custom_model_dir.display()),
+                "ollama_models" => println!("{}", settings.ollama_models.display()),
+                _ => println!("{}", settings.headroom_bytes),
+            }
         }
         ConfigAction::Set { key, value } => {
             let mut cfg = Config::load(&settings.config_path)?;
             cfg.set_str(key, value)?;
             // Refuse a value that would break every later run.
-            let expanded = expand_path(value, &settings.home, env)?;
-            if !expanded.is_absolute() {
+            if key == "headroom" {
+                crate::units::parse_size(value)?;
+            } else if !expand_path(value, &settings.home, env)?.is_absolute() {
                 anyhow::bail!("`{key}` must be an absolute path or start with ~/, got {value:?}");
             }
             let e = Edit {

@@ -5,7 +5,10 @@ pub mod config;
 pub mod doctor;
 pub mod init;
 pub mod install;
+pub mod inventory;
+pub mod models;
 pub mod uninstall;
+pub mod usage;
 
 use std::path::Path;
 

@@ -195,3 +195,4 @@ pub fn require(shell: &str) {
 pub fn python() -> String {
     std::env::var("MODELENV_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
+pub mod fixtures;

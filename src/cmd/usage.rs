@@ -1,0 +1,235 @@
+//! `modelenv usage`: disk use per store, the largest models, duplicates and what can be freed.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use console::style;
+use serde::Serialize;
+
+use crate::cli::UsageArgs;
+use crate::settings::Settings;
+use crate::stores::dupes::{self, DupGroup, HashCache};
+use crate::stores::{Model, ReclaimKind, StoreSummary, Warnings};
+use crate::units::{ago, human_size};
+
+use super::inventory::{self, Filesystem};
+use super::show;
+
+#[derive(Serialize, Default)]
+pub struct Reclaimable {
+    pub duplicate_bytes: u64,
+    pub detached_bytes: u64,
+    pub incomplete_bytes: u64,
+    pub orphan_bytes: u64,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    stores: &'a [StoreSummary],
+    filesystems: &'a [Filesystem],
+    total_bytes: u64,
+    total_models: usize,
+    models: &'a [Model],
+    reclaimable: Reclaimable,
+    duplicates: &'a [DupGroup],
+    warnings: &'a [String],
+}
+
+pub fn run(settings: &Settings, args: &UsageArgs) -> Result<ExitCode> {
+    let mut inv = inventory::read(settings, &args.dirs, &args.stores);
+    let cache =
+        HashCache::load((!args.no_hash_cache).then(|| settings.cache_dir.join("hashes.json")));
+    let warnings = Warnings::default();
+    let groups = dupes::find(
+        inv.models.iter().flat_map(|m| m.contents.iter().cloned()),
+        &cache,
+        &warnings,
+    );
+    cache.save();
+    for w in warnings.into_vec() {
+        crate::ui::warn(&w);
+        inv.warnings.push(w);
+    }
+    let fss = inventory::filesystems(settings, &inv);
+    let sum = |k: ReclaimKind| {
+        inv.reclaim
+            .iter()
+            .filter(|r| r.kind == k)
+            .map(|r| r.bytes)
+            .sum()
+    };
+    let reclaimable = Reclaimable {
+        duplicate_bytes: groups.iter().map(|g| g.wasted_bytes).sum(),
+        detached_bytes: sum(ReclaimKind::Detached),
+        incomplete_bytes: sum(ReclaimKind::Incomplete),
+        orphan_bytes: sum(ReclaimKind::Orphan),
+    };
+    inv.models.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| a.qualified_id().cmp(&b.qualified_id()))
+    });
+    let top = args.top.unwrap_or(if args.json { usize::MAX } else { 10 });
+    let shown = &inv.models[..inv.models.len().min(top)];
+    let any_store = inv.stores.iter().any(|s| s.exists);
+    if args.json {
+        let report = Report {
+            stores: &inv.stores,
+            filesystems: &fss,
+            total_bytes: inv.stores.iter().map(|s| s.bytes).sum(),
+            total_models: inv.models.len(),
+            models: shown,
+            reclaimable,
+            duplicates: &groups,
+            warnings: &inv.warnings,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_human(
+            settings,
+            &inv.stores,
+            &fss,
+            shown,
+            inv.models.len(),
+            &reclaimable,
+            &groups,
+        );
+    }
+    if !any_store {
+        crate::ui::error("no model store was found; nothing to report");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(
+    settings: &Settings,
+    stores: &[StoreSummary],
+    fss: &[Filesystem],
+    models: &[Model],
+    total_models: usize,
+    r: &Reclaimable,
+    groups: &[DupGroup],
+) {
+    println!("{}", style("Stores").bold());
+    println!(
+        "  {:<12} {:>10} {:>8} {:>7}  PATH",
+        "STORE", "SIZE", "FILES", "MODELS"
+    );
+    for s in stores {
+        if !s.exists {
+            println!(
+                "  {:<12} {:>10} {:>8} {:>7}  {} (not found)",
+                s.store.name(),
+                "-",
+                "-",
+                "-",
+                show(settings, &s.path)
+            );
+            continue;
+        }
+        println!(
+            "  {:<12} {:>10} {:>8} {:>7}  {}",
+            s.store.name(),
+            human_size(s.bytes),
+            s.files,
+            s.models,
+            show(settings, &s.path)
+        );
+    }
+    println!(
+        "\n{} (sizes in decimal units: 1 GB = 10^9 bytes)",
+        style("Free space").bold()
+    );
+    for f in fss {
+        let stores: Vec<&str> = f.stores.iter().map(|s| s.name()).collect();
+        let note = if f.headroom_left_bytes < 0 {
+            style(format!(
+                "{} below the {} headroom",
+                human_size(f.headroom_left_bytes.unsigned_abs()),
+                human_size(f.headroom_bytes)
+            ))
+            .yellow()
+            .to_string()
+        } else {
+            format!(
+                "{} above the {} headroom",
+                human_size(f.headroom_left_bytes as u64),
+                human_size(f.headroom_bytes)
+            )
+        };
+        println!(
+            "  {}: {} free of {} ({}); holds {}",
+            f.mount.display(),
+            human_size(f.free_bytes),
+            human_size(f.total_bytes),
+            note,
+            stores.join(", ")
+        );
+    }
+    println!(
+        "\n{} ({} of {})",
+        style("Largest models").bold(),
+        models.len(),
+        total_models
+    );
+    if !models.is_empty() {
+        println!(
+            "  {:<9} {:<44} {:<8} {:>10}  ACCESSED",
+            "STORE", "ID", "TYPE", "SIZE"
+        );
+    }
+    let now = crate::stores::Time::now();
+    for m in models {
+        let accessed = m
+            .last_accessed
+            .map(|t| ago((now - t.0) as i64))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "  {:<9} {:<44} {:<8} {:>10}  {accessed}",
+            m.store.name(),
+            m.id,
+            m.kind,
+            human_size(m.bytes)
+        );
+    }
+    println!("\n{}", style("Reclaimable").bold());
+    let line = |label: &str, bytes: u64, how: &str| {
+        println!(
+            "  {label:<28} {:>10}  {}",
+            human_size(bytes),
+            if bytes > 0 { how } else { "" }
+        );
+    };
+    line(
+        "duplicate content",
+        r.duplicate_bytes,
+        "modelenv migrate / modelenv dedupe --apply",
+    );
+    line(
+        "detached revisions",
+        r.detached_bytes,
+        "modelenv prune --apply",
+    );
+    line(
+        "incomplete downloads",
+        r.incomplete_bytes,
+        "modelenv prune --apply",
+    );
+    line(
+        "unreferenced blobs",
+        r.orphan_bytes,
+        "modelenv prune --apply",
+    );
+    for g in groups.iter().take(5) {
+        println!(
+            "    {} × {} ({}):",
+            g.copies.len(),
+            human_size(g.size),
+            &g.content[..g.content.len().min(20)]
+        );
+        for c in &g.copies {
+            println!("      {}", show(settings, c));
+        }
+    }
+}
