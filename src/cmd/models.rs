@@ -35,8 +35,11 @@ impl Op {
     }
 }
 
+/// A predicate over a model and the current time (Unix seconds).
+type Predicate = Box<dyn Fn(&Model, f64) -> bool + Send + Sync>;
+
 /// A compiled `--filter` expression.
-pub struct Filter(Box<dyn Fn(&Model, f64) -> bool + Send + Sync>);
+pub struct Filter(Predicate);
 
 impl Filter {
     pub fn matches(&self, m: &Model, now: f64) -> bool {
