@@ -34,8 +34,14 @@ _modelenv() {
             modelenv,install)
                 cmd="modelenv__subcmd__install"
                 ;;
+            modelenv,models)
+                cmd="modelenv__subcmd__models"
+                ;;
             modelenv,uninstall)
                 cmd="modelenv__subcmd__uninstall"
+                ;;
+            modelenv,usage)
+                cmd="modelenv__subcmd__usage"
                 ;;
             modelenv__subcmd__config,get)
                 cmd="modelenv__subcmd__config__subcmd__get"
@@ -79,8 +85,14 @@ _modelenv() {
             modelenv__subcmd__help,install)
                 cmd="modelenv__subcmd__help__subcmd__install"
                 ;;
+            modelenv__subcmd__help,models)
+                cmd="modelenv__subcmd__help__subcmd__models"
+                ;;
             modelenv__subcmd__help,uninstall)
                 cmd="modelenv__subcmd__help__subcmd__uninstall"
+                ;;
+            modelenv__subcmd__help,usage)
+                cmd="modelenv__subcmd__help__subcmd__usage"
                 ;;
             modelenv__subcmd__help__subcmd__config,get)
                 cmd="modelenv__subcmd__help__subcmd__config__subcmd__get"
@@ -91,6 +103,21 @@ _modelenv() {
             modelenv__subcmd__help__subcmd__config,set)
                 cmd="modelenv__subcmd__help__subcmd__config__subcmd__set"
                 ;;
+            modelenv__subcmd__help__subcmd__models,ls)
+                cmd="modelenv__subcmd__help__subcmd__models__subcmd__ls"
+                ;;
+            modelenv__subcmd__models,help)
+                cmd="modelenv__subcmd__models__subcmd__help"
+                ;;
+            modelenv__subcmd__models,ls)
+                cmd="modelenv__subcmd__models__subcmd__ls"
+                ;;
+            modelenv__subcmd__models__subcmd__help,help)
+                cmd="modelenv__subcmd__models__subcmd__help__subcmd__help"
+                ;;
+            modelenv__subcmd__models__subcmd__help,ls)
+                cmd="modelenv__subcmd__models__subcmd__help__subcmd__ls"
+                ;;
             *)
                 ;;
         esac
@@ -98,7 +125,7 @@ _modelenv() {
 
     case "${cmd}" in
         modelenv)
-            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor config completions help"
+            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -330,7 +357,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__help)
-            opts="install uninstall init doctor config completions help"
+            opts="install uninstall init doctor usage models config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -469,7 +496,49 @@ _modelenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        modelenv__subcmd__help__subcmd__models)
+            opts="ls"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__models__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         modelenv__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__usage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -535,6 +604,112 @@ _modelenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        modelenv__subcmd__models)
+            opts="-h -V --hf-home --custom-model-dir --help --version ls help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__help)
+            opts="ls help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__ls)
+            opts="-h -V --json --filter --sort --limit --store --dir --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -W "hf-hub hf-datasets hf-xet ollama custom lmstudio local" -- "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         modelenv__subcmd__uninstall)
             opts="-h -V --shell --dry-run --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -544,6 +719,40 @@ _modelenv() {
             case "${prev}" in
                 --shell)
                     COMPREPLY=($(compgen -W "bash zsh fish" -- "${cur}"))
+                    return 0
+                    ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__usage)
+            opts="-h -V --json --top --store --dir --no-hash-cache --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --top)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -W "hf-hub hf-datasets hf-xet ollama custom lmstudio local" -- "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --hf-home)

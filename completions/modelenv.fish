@@ -32,6 +32,8 @@ complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "install" -d 'Writ
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "uninstall" -d 'Remove exactly what install added; your files come back byte for byte'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "init" -d 'Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "usage" -d 'Disk use across every model store: largest models, duplicates, what can be freed'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "models" -d 'List the models in every store'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "config" -d 'Read or change modelenv\'s config file'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -68,6 +70,45 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l custom-mode
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l json -d 'Print the report as JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l top -d 'How many of the largest models to show [default: 10; all with --json]' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l store -d 'Only these stores (repeatable)' -r -f -a "hf-hub\t'The Hugging Face hub cache (<HF_HOME>/hub)'
+hf-datasets\t'The datasets library\'s Arrow cache (<HF_HOME>/datasets)'
+hf-xet\t'The Xet chunk cache (<HF_HOME>/xet)'
+ollama\t'Ollama\'s models folder'
+custom\t'CUSTOM_MODEL_DIR'
+lmstudio\t'LM Studio\'s models folder'
+local\t'A project-local folder given with --dir'"
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l dir -d 'Also read this project-local folder (repeatable), e.g. ./model_cache' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l json -d 'Print the report as JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l no-hash-cache -d 'Hash files again instead of reusing hashes remembered from earlier runs'
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List models, largest first'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l filter -d 'Keep models matching KEY OP VALUE, e.g. size>1GB, accessed>30d, store=ollama (repeatable)' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l sort -d 'Sort by size, name, accessed or modified, optionally :asc or :desc' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l limit -d 'Show at most N models' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l store -d 'Only these stores (repeatable)' -r -f -a "hf-hub\t'The Hugging Face hub cache (<HF_HOME>/hub)'
+hf-datasets\t'The datasets library\'s Arrow cache (<HF_HOME>/datasets)'
+hf-xet\t'The Xet chunk cache (<HF_HOME>/xet)'
+ollama\t'Ollama\'s models folder'
+custom\t'CUSTOM_MODEL_DIR'
+lmstudio\t'LM Studio\'s models folder'
+local\t'A project-local folder given with --dir'"
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l dir -d 'Also read this project-local folder (repeatable)' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l json -d 'Print JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List models, largest first'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -s h -l help -d 'Print help'
@@ -96,13 +137,16 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -l hf-hom
 complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "install" -d 'Write the exports to your shell\'s startup files and the repo\'s .env.example, then run the doctor'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "uninstall" -d 'Remove exactly what install added; your files come back byte for byte'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "init" -d 'Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "config" -d 'Read or change modelenv\'s config file'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor config completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "install" -d 'Write the exports to your shell\'s startup files and the repo\'s .env.example, then run the doctor'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "uninstall" -d 'Remove exactly what install added; your files come back byte for byte'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "init" -d 'Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "usage" -d 'Disk use across every model store: largest models, duplicates, what can be freed'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "models" -d 'List the models in every store'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "config" -d 'Read or change modelenv\'s config file'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "ls" -d 'List models, largest first'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the config file\'s path'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'

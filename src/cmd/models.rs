@@ -151,7 +151,7 @@ pub fn sort(models: &mut [Model], expr: &str) -> Result<()> {
         "size" => models.sort_by(|a, b| {
             a.bytes
                 .cmp(&b.bytes)
-                .then_with(|| b.qualified_id().cmp(&a.qualified_id()))
+                .then_with(|| (b.store, &b.id).cmp(&(a.store, &a.id)))
         }),
         "name" => models.sort_by(|a, b| {
             a.id.to_lowercase()

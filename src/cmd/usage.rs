@@ -67,7 +67,7 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<ExitCode> {
     inv.models.sort_by(|a, b| {
         b.bytes
             .cmp(&a.bytes)
-            .then_with(|| a.qualified_id().cmp(&b.qualified_id()))
+            .then_with(|| (a.store, &a.id).cmp(&(b.store, &b.id)))
     });
     let top = args.top.unwrap_or(if args.json { usize::MAX } else { 10 });
     let shown = &inv.models[..inv.models.len().min(top)];

@@ -31,7 +31,8 @@ pub struct DupGroup {
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = fs::File::open(path)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut buf = vec![0u8; (len as usize).clamp(4096, 1 << 20)];
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
@@ -119,26 +120,34 @@ pub fn find(
             let all_git = group
                 .iter()
                 .all(|f| matches!(f.name_hash, Some(NameHash::GitSha1(_))));
-            group
-                .into_iter()
-                .filter_map(|f| {
-                    let key = match &f.name_hash {
-                        Some(NameHash::Sha256(h)) => format!("sha256:{h}"),
-                        Some(NameHash::GitSha1(h)) if all_git => format!("git-sha1:{h}"),
-                        _ => match cache.sha256(&f) {
-                            Ok(h) => format!("sha256:{h}"),
-                            Err(e) => {
-                                warnings.push(format!(
-                                    "{}: cannot read to compare contents: {e}",
-                                    f.path.display()
-                                ));
-                                return None;
+            // Files with the same git blob id hold the same bytes: hash one of them.
+            let mut by_git: HashMap<String, String> = HashMap::new();
+            let mut keyed = Vec::with_capacity(group.len());
+            for f in group {
+                let key = match &f.name_hash {
+                    Some(NameHash::Sha256(h)) => format!("sha256:{h}"),
+                    Some(NameHash::GitSha1(h)) if all_git => format!("git-sha1:{h}"),
+                    Some(NameHash::GitSha1(h)) if by_git.contains_key(h) => by_git[h].clone(),
+                    other => match cache.sha256(&f) {
+                        Ok(s) => {
+                            let k = format!("sha256:{s}");
+                            if let Some(NameHash::GitSha1(h)) = other {
+                                by_git.insert(h.clone(), k.clone());
                             }
-                        },
-                    };
-                    Some((key, f))
-                })
-                .collect::<Vec<_>>()
+                            k
+                        }
+                        Err(e) => {
+                            warnings.push(format!(
+                                "{}: cannot read to compare contents: {e}",
+                                f.path.display()
+                            ));
+                            continue;
+                        }
+                    },
+                };
+                keyed.push((key, f));
+            }
+            keyed
         })
         .collect();
     let mut by_key: BTreeMap<(String, u64), Vec<PathBuf>> = BTreeMap::new();
@@ -149,7 +158,7 @@ pub fn find(
         .into_iter()
         .filter(|(_, v)| v.len() > 1)
         .map(|((content, size), mut copies)| {
-            copies.sort();
+            copies.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
             DupGroup {
                 wasted_bytes: (copies.len() as u64 - 1) * size,
                 content,

@@ -4,7 +4,11 @@
 //! blob is the first hop of each snapshot symlink (the shared `blobs/` store is followed for
 //! the size but never treated as a repo).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +16,7 @@ use rayon::prelude::*;
 
 use super::{
     FileInfo, InodeSet, Model, Reclaim, ReclaimKind, Revision, StoreKind, StoreScan, StoreSummary,
-    Time, Warnings, name_hash,
+    Time, Warnings, fastfs, name_hash,
 };
 use crate::settings::normalize;
 
@@ -85,7 +89,7 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
             _ => repo_paths.push(e.path()),
         }
     }
-    repo_paths.sort();
+    repo_paths.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     let scans: Vec<RepoScan> = repo_paths
         .par_iter()
         .map(|p| scan_repo(p, store, warnings))
@@ -94,7 +98,7 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
     let mut inodes = InodeSet::default();
     let mut models = Vec::new();
     let mut reclaim = Vec::new();
-    let mut linked: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut linked: FxHashSet<PathBuf> = FxHashSet::default();
     for s in scans {
         s.physical.iter().for_each(|f| inodes.add(f));
         models.extend(s.model);
@@ -143,18 +147,21 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
     }
 }
 
-/// Every regular file below `dir` (symlinks not followed), as physical files.
+/// Every regular file below `dir` (symlinks not followed), as physical files; `dir` may
+/// itself be a file.
 pub fn walk_files(dir: &Path, warnings: &Warnings) -> Vec<FileInfo> {
     let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(dir).follow_links(false) {
-        match e {
-            Ok(e) if e.file_type().is_file() => match e.metadata() {
-                Ok(m) => out.push(FileInfo::new(e.path().to_path_buf(), &m, None)),
-                Err(err) => warnings.push(format!("{}: {err}", e.path().display())),
-            },
+    let mut errors = Vec::new();
+    match fastfs::OpenDir::open(dir) {
+        Ok(fd) => fastfs::files_below(fd, dir, &mut out, &mut errors),
+        Err(_) => match fs::symlink_metadata(dir) {
+            Ok(m) if m.is_file() => out.push(FileInfo::new(dir.to_path_buf(), &m, None)),
             Ok(_) => {}
-            Err(err) => warnings.push(format!("{}: {err}", err.path().unwrap_or(dir).display())),
-        }
+            Err(e) => errors.push(format!("{}: {e}", dir.display())),
+        },
+    }
+    for e in errors {
+        warnings.push(e);
     }
     out
 }
@@ -170,60 +177,77 @@ fn scan_repo(repo: &Path, store: StoreKind, warnings: &Warnings) -> RepoScan {
         reclaim: Vec::new(),
         shared_targets: Vec::new(),
     };
-    let meta = match fs::metadata(repo) {
-        Ok(m) => m,
+    let mut errors = Vec::new();
+    let result = scan_repo_inner(repo, store, &mut out, &mut errors);
+    for e in errors {
+        warnings.push(e);
+    }
+    if let Err(what) = result {
+        corrupt(repo, what, warnings);
+        out.model = None;
+        out.reclaim.clear();
+    }
+    out
+}
+
+/// Reads one repo folder. `Err` names why huggingface_hub would call it corrupt.
+fn scan_repo_inner(
+    repo: &Path,
+    store: StoreKind,
+    out: &mut RepoScan,
+    errors: &mut Vec<String>,
+) -> Result<(), String> {
+    let mut repo_fd = match fastfs::OpenDir::open(repo) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            if let Ok(m) = fs::metadata(repo) {
+                out.physical
+                    .push(FileInfo::new(repo.to_path_buf(), &m, None));
+            }
+            return Err("not a folder".into());
+        }
         Err(e) => {
-            corrupt(
-                repo,
-                format!("cannot read it ({e}); an archive drive may be missing"),
-                warnings,
-            );
-            return out;
+            return Err(format!(
+                "cannot read it ({e}); an archive drive may be missing"
+            ));
         }
     };
-    if !meta.is_dir() {
-        out.physical
-            .push(FileInfo::new(repo.to_path_buf(), &meta, None));
-        corrupt(repo, "not a folder", warnings);
-        return out;
-    }
     let name = repo
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let Some((prefix, rest)) = name.split_once("--") else {
-        corrupt(
-            repo,
-            "not a hub cache folder (no `--` in its name)",
-            warnings,
-        );
-        return out;
-    };
-    let Some(kind) = repo_type(prefix) else {
-        corrupt(repo, format!("unknown repo type `{prefix}`"), warnings);
-        return out;
-    };
+    let (prefix, rest) = name
+        .split_once("--")
+        .ok_or("not a hub cache folder (no `--` in its name)")?;
+    let kind = repo_type(prefix).ok_or_else(|| format!("unknown repo type `{prefix}`"))?;
     let id = rest.replace("--", "/");
+    let children = repo_fd
+        .entries()
+        .map_err(|e| format!("cannot list it: {e}"))?;
+    let child = |n: &str| children.iter().find(|c| c.name == n).map(|c| c.kind);
 
     // blobs/: every stored object, complete or not.
-    let mut blobs: HashMap<PathBuf, FileInfo> = HashMap::new();
+    let mut blobs: FxHashMap<OsString, FileInfo> = FxHashMap::default();
     let blobs_dir = repo.join("blobs");
-    if let Ok(rd) = fs::read_dir(&blobs_dir) {
-        for e in rd.flatten() {
-            let path = e.path();
-            let bname = e.file_name().to_string_lossy().into_owned();
-            let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
-            let meta = match fs::metadata(&path) {
-                Ok(m) => m,
+    if child("blobs").is_some()
+        && let Ok(mut bfd) = repo_fd.sub(OsStr::new("blobs"))
+    {
+        for e in bfd.entries().unwrap_or_default() {
+            let path = blobs_dir.join(&e.name);
+            let bname = e.name.to_string_lossy();
+            let st = match bfd.stat(&e.name, true) {
+                Ok(st) => st,
                 Err(_) => {
-                    warnings.push(format!("{}: broken blob link", path.display()));
+                    errors.push(format!("{}: broken blob link", path.display()));
                     continue;
                 }
             };
-            if is_link && let Ok(t) = fs::read_link(&path) {
+            if e.kind == fastfs::Kind::Symlink
+                && let Ok(t) = bfd.readlink(&e.name)
+            {
                 out.shared_targets.push(normalize(&blobs_dir.join(t)));
             }
-            let info = FileInfo::new(path.clone(), &meta, name_hash(&bname));
+            let info = FileInfo::from_stat(path.clone(), &st, name_hash(&bname));
             if bname.ends_with(".incomplete") {
                 out.reclaim.push(Reclaim {
                     store,
@@ -236,221 +260,204 @@ fn scan_repo(repo: &Path, store: StoreKind, warnings: &Warnings) -> RepoScan {
                 });
             }
             out.physical.push(info.clone());
-            blobs.insert(path, info);
+            blobs.insert(path.into_os_string(), info);
         }
     }
 
     // refs/: branch or PR name → commit hash (file content as is, like huggingface_hub).
     let mut refs_by_hash: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let refs_dir = repo.join("refs");
-    if refs_dir.is_file() {
-        corrupt(repo, "refs is a file", warnings);
-        return out;
-    }
-    if refs_dir.exists() {
-        for e in walkdir::WalkDir::new(&refs_dir)
-            .min_depth(1)
-            .into_iter()
-            .flatten()
-        {
-            let n = e.file_name().to_string_lossy();
-            if e.path().is_dir() || FILES_TO_IGNORE.contains(&n.as_ref()) {
-                continue;
-            }
-            if let Ok(m) = e.metadata() {
-                out.physical
-                    .push(FileInfo::new(e.path().to_path_buf(), &m, None));
-            }
-            let rel = e
-                .path()
-                .strip_prefix(&refs_dir)
-                .unwrap_or(e.path())
-                .to_string_lossy()
-                .into_owned();
-            match fs::read_to_string(e.path()) {
-                Ok(hash) => {
-                    refs_by_hash.entry(hash).or_default().insert(rel);
-                }
-                Err(err) => warnings.push(format!("{}: {err}", e.path().display())),
+    match child("refs") {
+        Some(fastfs::Kind::File) => return Err("refs is a file".into()),
+        Some(_) => {
+            if let Ok(rfd) = repo_fd.sub(OsStr::new("refs")) {
+                read_refs(rfd, &repo.join("refs"), "", &mut refs_by_hash, out, errors);
             }
         }
+        None => {}
     }
 
     // Small side folders count toward the store's bytes.
     for side in [".no_exist", "trees"] {
-        let p = repo.join(side);
-        if p.is_dir() {
-            out.physical.extend(walk_files(&p, warnings));
+        if child(side).is_some()
+            && let Ok(fd) = repo_fd.sub(OsStr::new(side))
+        {
+            fastfs::files_below(fd, &repo.join(side), &mut out.physical, errors);
         }
     }
 
     let snapshots = repo.join("snapshots");
-    if !snapshots.is_dir() {
-        corrupt(repo, "no snapshots folder", warnings);
-        return out;
-    }
-    let mut revisions = Vec::new();
-    // blob path → (size, mtime, atime), over every snapshot.
-    let mut reached: BTreeMap<PathBuf, (u64, f64, f64)> = BTreeMap::new();
-    let mut rev_blobs: Vec<(String, BTreeSet<PathBuf>)> = Vec::new();
-    let mut rd: Vec<_> = match fs::read_dir(&snapshots) {
-        Ok(rd) => rd.flatten().collect(),
-        Err(e) => {
-            corrupt(repo, format!("cannot read snapshots: {e}"), warnings);
-            return out;
-        }
+    let mut snap_fd = match child("snapshots") {
+        Some(_) => repo_fd
+            .sub(OsStr::new("snapshots"))
+            .map_err(|_| "no snapshots folder".to_string())?,
+        None => return Err("no snapshots folder".into()),
     };
-    rd.sort_by_key(|e| e.file_name());
-    for rev in rd {
-        let commit = rev.file_name().to_string_lossy().into_owned();
+    let mut revs = snap_fd
+        .entries()
+        .map_err(|e| format!("cannot read snapshots: {e}"))?;
+    revs.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut revisions = Vec::new();
+    // blob path → the file, over every snapshot.
+    let mut reached: FxHashMap<OsString, FileInfo> = FxHashMap::default();
+    let mut rev_blobs: Vec<FxHashSet<OsString>> = Vec::new();
+    for rev in revs {
+        let commit = rev.name.to_string_lossy().into_owned();
         if FILES_TO_IGNORE.contains(&commit.as_str()) {
             continue;
         }
-        let rev_path = rev.path();
-        if rev_path.is_file() {
-            corrupt(
-                repo,
-                format!("a file directly in snapshots/: {commit}"),
-                warnings,
-            );
-            return out;
-        }
-        let mut used: BTreeSet<PathBuf> = BTreeSet::new();
-        let mut files = 0usize;
-        let mut max_mtime: Option<f64> = None;
-        for e in walkdir::WalkDir::new(&rev_path)
-            .min_depth(1)
-            .follow_links(false)
-        {
-            let e = match e {
-                Ok(e) => e,
-                Err(err) => {
-                    warnings.push(format!(
-                        "{}: {err}",
-                        err.path().unwrap_or(&rev_path).display()
-                    ));
-                    continue;
-                }
-            };
-            let ft = e.file_type();
-            if ft.is_dir() {
+        let rev_path = snapshots.join(&rev.name);
+        let rev_fd = match snap_fd.sub(&rev.name) {
+            Ok(fd) => fd,
+            Err(_) if rev.kind != fastfs::Kind::Dir => {
+                return Err(format!("a file directly in snapshots/: {commit}"));
+            }
+            Err(e) => {
+                errors.push(format!("{}: {e}", rev_path.display()));
                 continue;
             }
-            let (blob_path, info) = if ft.is_symlink() {
-                if e.path().is_dir() {
+        };
+        let mut used: FxHashSet<OsString> = FxHashSet::default();
+        let mut files = 0usize;
+        let mut max_mtime: Option<f64> = None;
+        let mut stack = vec![(rev_fd, rev_path.clone())];
+        while let Some((mut dfd, dpath)) = stack.pop() {
+            let list = match dfd.entries() {
+                Ok(l) => l,
+                Err(e) => {
+                    errors.push(format!("{}: {e}", dpath.display()));
                     continue;
                 }
-                let target = match fs::read_link(e.path()) {
-                    Ok(t) => t,
-                    Err(err) => {
-                        warnings.push(format!("{}: {err}", e.path().display()));
+            };
+            for e in list {
+                let fpath = dpath.join(&e.name);
+                let (blob_path, info) = match e.kind {
+                    fastfs::Kind::Dir => {
+                        match dfd.sub(&e.name) {
+                            Ok(fd) => stack.push((fd, fpath)),
+                            Err(err) => errors.push(format!("{}: {err}", fpath.display())),
+                        }
                         continue;
                     }
-                };
-                let bp = normalize(&e.path().parent().unwrap_or(&rev_path).join(target));
-                let info = match blobs.get(&bp) {
-                    Some(i) => i.clone(),
-                    None => match fs::metadata(&bp) {
-                        Ok(m) => FileInfo::new(bp.clone(), &m, None),
-                        Err(_) => {
-                            corrupt(
-                                repo,
-                                format!("blob missing (broken symlink): {}", bp.display()),
-                                warnings,
-                            );
-                            return out;
+                    fastfs::Kind::Symlink => {
+                        let target = match dfd.readlink(&e.name) {
+                            Ok(t) => t,
+                            Err(err) => {
+                                errors.push(format!("{}: {err}", fpath.display()));
+                                continue;
+                            }
+                        };
+                        let bp = join_normalized(&dpath, &target);
+                        let info = match blobs.get(bp.as_os_str()) {
+                            Some(i) => i.clone(),
+                            None => match fs::metadata(&bp) {
+                                // A link to a folder is a folder: huggingface_hub's glob walks it.
+                                Ok(m) if m.is_dir() => continue,
+                                Ok(m) => FileInfo::new(bp.clone(), &m, None),
+                                Err(_) => {
+                                    return Err(format!(
+                                        "blob missing (broken symlink): {}",
+                                        bp.display()
+                                    ));
+                                }
+                            },
+                        };
+                        (bp, info)
+                    }
+                    fastfs::Kind::File => match dfd.stat(&e.name, false) {
+                        // No-symlink layout: the snapshot file is its own blob.
+                        Ok(st) => {
+                            let info = FileInfo::from_stat(fpath.clone(), &st, None);
+                            out.physical.push(info.clone());
+                            (fpath, info)
+                        }
+                        Err(err) => {
+                            errors.push(format!("{}: {err}", fpath.display()));
+                            continue;
                         }
                     },
+                    fastfs::Kind::Other => continue,
                 };
-                (bp, info)
-            } else {
-                let m = match e.metadata() {
-                    Ok(m) => m,
-                    Err(err) => {
-                        warnings.push(format!("{}: {err}", e.path().display()));
-                        continue;
-                    }
-                };
-                // No-symlink layout: the snapshot file is its own blob.
-                let info = FileInfo::new(e.path().to_path_buf(), &m, None);
-                out.physical.push(info.clone());
-                (e.path().to_path_buf(), info)
-            };
-            files += 1;
-            let (mt, at) = (info.mtime, info.atime);
-            max_mtime = Some(max_mtime.map_or(mt, |x: f64| x.max(mt)));
-            reached
-                .entry(blob_path.clone())
-                .or_insert((info.size, mt, at));
-            used.insert(blob_path);
+                files += 1;
+                let mt = info.mtime;
+                max_mtime = Some(max_mtime.map_or(mt, |x: f64| x.max(mt)));
+                reached
+                    .entry(blob_path.clone().into_os_string())
+                    .or_insert(info);
+                used.insert(blob_path.into_os_string());
+            }
         }
-        let rev_mtime =
-            max_mtime.or_else(|| fs::metadata(&rev_path).ok().map(|m| Time::of(&m).0.0));
-        let bytes = used.iter().map(|b| reached[b].0).sum();
+        let rev_mtime = max_mtime.or_else(|| {
+            snap_fd
+                .stat(&rev.name, true)
+                .ok()
+                .map(|st| Time::of_stat(&st).0.0)
+        });
+        let bytes = used.iter().map(|b| reached[b].size).sum();
         let refs: Vec<String> = refs_by_hash
             .remove(&commit)
             .map(|s| s.into_iter().collect())
             .unwrap_or_default();
         revisions.push(Revision {
-            commit: commit.clone(),
+            commit,
             refs,
             bytes,
             files,
             path: rev_path,
             last_modified: rev_mtime.map(Time),
         });
-        rev_blobs.push((commit, used));
+        rev_blobs.push(used);
     }
     if !refs_by_hash.is_empty() {
         let missing: Vec<String> = refs_by_hash
             .iter()
             .map(|(h, r)| format!("{} -> {h}", r.iter().cloned().collect::<Vec<_>>().join(",")))
             .collect();
-        corrupt(
-            repo,
-            format!("refs point to missing snapshots: {}", missing.join("; ")),
-            warnings,
-        );
-        return out;
+        return Err(format!(
+            "refs point to missing snapshots: {}",
+            missing.join("; ")
+        ));
     }
 
-    let bytes: u64 = reached.values().map(|v| v.0).sum();
+    let bytes: u64 = reached.values().map(|v| v.size).sum();
     let (last_modified, last_accessed) = if reached.is_empty() {
-        let (m, a) = Time::of(&meta);
-        (m, a)
+        match repo_fd.stat_self() {
+            Ok(st) => Time::of_stat(&st),
+            Err(_) => (Time(0.0), Time(0.0)),
+        }
     } else {
         (
-            Time(reached.values().map(|v| v.1).fold(f64::MIN, f64::max)),
-            Time(reached.values().map(|v| v.2).fold(f64::MIN, f64::max)),
+            Time(reached.values().map(|v| v.mtime).fold(f64::MIN, f64::max)),
+            Time(reached.values().map(|v| v.atime).fold(f64::MIN, f64::max)),
         )
     };
 
     // Detached revisions and the blobs only they reach.
     let qualified = format!("{}:{id}", store.name());
-    let kept: BTreeSet<&PathBuf> = revisions
+    let kept: FxHashSet<&OsString> = revisions
         .iter()
         .zip(&rev_blobs)
         .filter(|(r, _)| !r.refs.is_empty())
-        .flat_map(|(_, (_, b))| b.iter())
+        .flat_map(|(_, b)| b.iter())
         .collect();
-    let mut claimed: BTreeSet<PathBuf> = BTreeSet::new();
-    for (r, (_, used)) in revisions.iter().zip(&rev_blobs) {
+    let mut claimed: FxHashSet<OsString> = FxHashSet::default();
+    for (r, used) in revisions.iter().zip(&rev_blobs) {
         if !r.refs.is_empty() {
             continue;
         }
-        let only: Vec<PathBuf> = used
+        let mut only: Vec<OsString> = used
             .iter()
             .filter(|b| !kept.contains(b) && !claimed.contains(*b))
             .cloned()
             .collect();
+        only.sort();
         claimed.extend(only.iter().cloned());
         out.reclaim.push(Reclaim {
             store,
             kind: ReclaimKind::Detached,
             path: r.path.clone(),
-            bytes: only.iter().map(|b| reached[b].0).sum(),
+            bytes: only.iter().map(|b| reached[b].size).sum(),
             model: Some(qualified.clone()),
-            blobs: only,
+            blobs: only.into_iter().map(PathBuf::from).collect(),
             mtime: r.last_modified.map(|t| t.0),
         });
     }
@@ -460,7 +467,7 @@ fn scan_repo(repo: &Path, store: StoreKind, warnings: &Warnings) -> RepoScan {
         .filter(|(p, _)| !reached.contains_key(*p) && !p.to_string_lossy().ends_with(".incomplete"))
         .map(|(_, f)| f)
         .collect();
-    orphans.sort_by(|a, b| a.path.cmp(&b.path));
+    orphans.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
     for f in orphans {
         out.reclaim.push(Reclaim {
             store,
@@ -473,17 +480,8 @@ fn scan_repo(repo: &Path, store: StoreKind, warnings: &Warnings) -> RepoScan {
         });
     }
 
-    let mut contents: Vec<FileInfo> = Vec::new();
-    for bp in reached.keys() {
-        let info = match blobs.get(bp) {
-            Some(i) => i.clone(),
-            None => match fs::metadata(bp) {
-                Ok(m) => FileInfo::new(bp.clone(), &m, None),
-                Err(_) => continue,
-            },
-        };
-        contents.push(info);
-    }
+    let mut contents: Vec<FileInfo> = reached.into_values().collect();
+    contents.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
     let mut refs: Vec<String> = revisions
         .iter()
         .flat_map(|r| r.refs.iter().cloned())
@@ -497,10 +495,102 @@ fn scan_repo(repo: &Path, store: StoreKind, warnings: &Warnings) -> RepoScan {
         path: repo.to_path_buf(),
         last_modified: Some(last_modified),
         last_accessed: Some(last_accessed),
-        files: reached.len(),
+        files: contents.len(),
         refs,
         revisions,
         contents,
     });
-    out
+    Ok(())
+}
+
+/// Reads refs recursively (`refs/main`, `refs/pr/1`).
+fn read_refs(
+    mut dir: fastfs::OpenDir,
+    path: &Path,
+    prefix: &str,
+    refs: &mut BTreeMap<String, BTreeSet<String>>,
+    out: &mut RepoScan,
+    errors: &mut Vec<String>,
+) {
+    for e in dir.entries().unwrap_or_default() {
+        let n = e.name.to_string_lossy().into_owned();
+        if FILES_TO_IGNORE.contains(&n.as_str()) {
+            continue;
+        }
+        let rel = if prefix.is_empty() {
+            n.clone()
+        } else {
+            format!("{prefix}/{n}")
+        };
+        match e.kind {
+            fastfs::Kind::Dir => {
+                if let Ok(fd) = dir.sub(&e.name) {
+                    read_refs(fd, &path.join(&e.name), &rel, refs, out, errors);
+                }
+            }
+            _ => {
+                if let Ok(st) = dir.stat(&e.name, true) {
+                    out.physical
+                        .push(FileInfo::from_stat(path.join(&e.name), &st, None));
+                }
+                match dir.read(&e.name) {
+                    Ok(bytes) => {
+                        refs.entry(String::from_utf8_lossy(&bytes).into_owned())
+                            .or_default()
+                            .insert(rel);
+                    }
+                    Err(err) => errors.push(format!("{}: {err}", path.join(&e.name).display())),
+                }
+            }
+        }
+    }
+}
+
+/// `dir` joined with a relative link target, with `..` folded lexically (as `os.path.abspath`
+/// does), on bytes: the hot path of every snapshot file.
+fn join_normalized(dir: &Path, target: &Path) -> PathBuf {
+    let t = target.as_os_str().as_bytes();
+    if t.first() == Some(&b'/') {
+        return normalize(target);
+    }
+    let mut out: Vec<u8> = dir.as_os_str().as_bytes().to_vec();
+    for seg in t.split(|b| *b == b'/') {
+        match seg {
+            b"" | b"." => {}
+            b".." => {
+                if let Some(i) = out.iter().rposition(|b| *b == b'/') {
+                    out.truncate(i.max(1));
+                }
+            }
+            s => {
+                if out.last() != Some(&b'/') {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(s);
+            }
+        }
+    }
+    PathBuf::from(OsString::from_vec(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_targets_fold_like_abspath() {
+        let d = Path::new("/c/models--a--b/snapshots/abc/sub");
+        assert_eq!(
+            join_normalized(d, Path::new("../../../blobs/x")),
+            Path::new("/c/models--a--b/blobs/x")
+        );
+        assert_eq!(
+            join_normalized(Path::new("/a"), Path::new("../../x")),
+            Path::new("/x")
+        );
+        assert_eq!(
+            join_normalized(Path::new("/a"), Path::new("/abs/./y")),
+            Path::new("/abs/y")
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! weights (the custom model dir, LM Studio, project-local folders).
 
 pub mod dupes;
+pub mod fastfs;
 pub mod files;
 pub mod hub;
 pub mod ollama;
