@@ -59,7 +59,8 @@ pub fn is_shared_store(dir: &Path) -> bool {
 
 struct RepoScan {
     model: Option<Model>,
-    physical: Vec<FileInfo>,
+    /// (device, inode, size) of every file it holds.
+    physical: Vec<(u64, u64, u64)>,
     reclaim: Vec<Reclaim>,
     /// Shared-store payloads this repo's blobs link to.
     shared_targets: Vec<PathBuf>,
@@ -100,7 +101,9 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
     let mut reclaim = Vec::new();
     let mut linked: FxHashSet<PathBuf> = FxHashSet::default();
     for s in scans {
-        s.physical.iter().for_each(|f| inodes.add(f));
+        s.physical
+            .iter()
+            .for_each(|&(d, i, n)| inodes.add_raw(d, i, n));
         models.extend(s.model);
         reclaim.extend(s.reclaim);
         linked.extend(s.shared_targets);
@@ -202,7 +205,7 @@ fn scan_repo_inner(
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
             if let Ok(m) = fs::metadata(repo) {
                 out.physical
-                    .push(FileInfo::new(repo.to_path_buf(), &m, None));
+                    .push(FileInfo::new(repo.to_path_buf(), &m, None).physical());
             }
             return Err("not a folder".into());
         }
@@ -225,9 +228,11 @@ fn scan_repo_inner(
         .entries()
         .map_err(|e| format!("cannot list it: {e}"))?;
     let child = |n: &str| children.iter().find(|c| c.name == n).map(|c| c.kind);
+    let qualified = format!("{}:{id}", store.name());
 
-    // blobs/: every stored object, complete or not.
-    let mut blobs: FxHashMap<OsString, FileInfo> = FxHashMap::default();
+    // Every file a snapshot may reach, by index; blobs/ entries come first.
+    let mut infos: Vec<FileInfo> = Vec::new();
+    let mut index: FxHashMap<OsString, usize> = FxHashMap::default();
     let blobs_dir = repo.join("blobs");
     if child("blobs").is_some()
         && let Ok(mut bfd) = repo_fd.sub(OsStr::new("blobs"))
@@ -247,22 +252,24 @@ fn scan_repo_inner(
             {
                 out.shared_targets.push(normalize(&blobs_dir.join(t)));
             }
-            let info = FileInfo::from_stat(path.clone(), &st, name_hash(&bname));
+            let info = FileInfo::from_stat(path, &st, name_hash(&bname));
             if bname.ends_with(".incomplete") {
                 out.reclaim.push(Reclaim {
                     store,
                     kind: ReclaimKind::Incomplete,
-                    path: path.clone(),
+                    path: info.path.clone(),
                     bytes: info.size,
-                    model: Some(format!("{}:{id}", store.name())),
+                    model: Some(qualified.clone()),
                     blobs: Vec::new(),
                     mtime: Some(info.mtime),
                 });
             }
-            out.physical.push(info.clone());
-            blobs.insert(path.into_os_string(), info);
+            out.physical.push(info.physical());
+            index.insert(info.path.clone().into_os_string(), infos.len());
+            infos.push(info);
         }
     }
+    let blob_count = infos.len();
 
     // refs/: branch or PR name → commit hash (file content as is, like huggingface_hub).
     let mut refs_by_hash: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -281,7 +288,9 @@ fn scan_repo_inner(
         if child(side).is_some()
             && let Ok(fd) = repo_fd.sub(OsStr::new(side))
         {
-            fastfs::files_below(fd, &repo.join(side), &mut out.physical, errors);
+            let mut files = Vec::new();
+            fastfs::files_below(fd, &repo.join(side), &mut files, errors);
+            out.physical.extend(files.iter().map(FileInfo::physical));
         }
     }
 
@@ -297,9 +306,9 @@ fn scan_repo_inner(
         .map_err(|e| format!("cannot read snapshots: {e}"))?;
     revs.sort_by(|a, b| a.name.cmp(&b.name));
     let mut revisions = Vec::new();
-    // blob path → the file, over every snapshot.
-    let mut reached: FxHashMap<OsString, FileInfo> = FxHashMap::default();
-    let mut rev_blobs: Vec<FxHashSet<OsString>> = Vec::new();
+    // Indexes into `infos` reached by any snapshot, and by each.
+    let mut reached: FxHashSet<usize> = FxHashSet::default();
+    let mut rev_blobs: Vec<FxHashSet<usize>> = Vec::new();
     for rev in revs {
         let commit = rev.name.to_string_lossy().into_owned();
         if FILES_TO_IGNORE.contains(&commit.as_str()) {
@@ -316,7 +325,7 @@ fn scan_repo_inner(
                 continue;
             }
         };
-        let mut used: FxHashSet<OsString> = FxHashSet::default();
+        let mut used: FxHashSet<usize> = FxHashSet::default();
         let mut files = 0usize;
         let mut max_mtime: Option<f64> = None;
         let mut stack = vec![(rev_fd, rev_path.clone())];
@@ -329,9 +338,9 @@ fn scan_repo_inner(
                 }
             };
             for e in list {
-                let fpath = dpath.join(&e.name);
-                let (blob_path, info) = match e.kind {
+                let idx = match e.kind {
                     fastfs::Kind::Dir => {
+                        let fpath = dpath.join(&e.name);
                         match dfd.sub(&e.name) {
                             Ok(fd) => stack.push((fd, fpath)),
                             Err(err) => errors.push(format!("{}: {err}", fpath.display())),
@@ -342,17 +351,21 @@ fn scan_repo_inner(
                         let target = match dfd.readlink(&e.name) {
                             Ok(t) => t,
                             Err(err) => {
-                                errors.push(format!("{}: {err}", fpath.display()));
+                                errors.push(format!("{}: {err}", dpath.join(&e.name).display()));
                                 continue;
                             }
                         };
                         let bp = join_normalized(&dpath, &target);
-                        let info = match blobs.get(bp.as_os_str()) {
-                            Some(i) => i.clone(),
+                        match index.get(bp.as_os_str()) {
+                            Some(&i) => i,
                             None => match fs::metadata(&bp) {
                                 // A link to a folder is a folder: huggingface_hub's glob walks it.
                                 Ok(m) if m.is_dir() => continue,
-                                Ok(m) => FileInfo::new(bp.clone(), &m, None),
+                                Ok(m) => {
+                                    index.insert(bp.clone().into_os_string(), infos.len());
+                                    infos.push(FileInfo::new(bp, &m, None));
+                                    infos.len() - 1
+                                }
                                 Err(_) => {
                                     return Err(format!(
                                         "blob missing (broken symlink): {}",
@@ -360,30 +373,28 @@ fn scan_repo_inner(
                                     ));
                                 }
                             },
-                        };
-                        (bp, info)
+                        }
                     }
                     fastfs::Kind::File => match dfd.stat(&e.name, false) {
                         // No-symlink layout: the snapshot file is its own blob.
                         Ok(st) => {
-                            let info = FileInfo::from_stat(fpath.clone(), &st, None);
-                            out.physical.push(info.clone());
-                            (fpath, info)
+                            let info = FileInfo::from_stat(dpath.join(&e.name), &st, None);
+                            out.physical.push(info.physical());
+                            infos.push(info);
+                            infos.len() - 1
                         }
                         Err(err) => {
-                            errors.push(format!("{}: {err}", fpath.display()));
+                            errors.push(format!("{}: {err}", dpath.join(&e.name).display()));
                             continue;
                         }
                     },
                     fastfs::Kind::Other => continue,
                 };
                 files += 1;
-                let mt = info.mtime;
+                let mt = infos[idx].mtime;
                 max_mtime = Some(max_mtime.map_or(mt, |x: f64| x.max(mt)));
-                reached
-                    .entry(blob_path.clone().into_os_string())
-                    .or_insert(info);
-                used.insert(blob_path.into_os_string());
+                reached.insert(idx);
+                used.insert(idx);
             }
         }
         let rev_mtime = max_mtime.or_else(|| {
@@ -392,7 +403,7 @@ fn scan_repo_inner(
                 .ok()
                 .map(|st| Time::of_stat(&st).0.0)
         });
-        let bytes = used.iter().map(|b| reached[b].size).sum();
+        let bytes = used.iter().map(|&i| infos[i].size).sum();
         let refs: Vec<String> = refs_by_hash
             .remove(&commit)
             .map(|s| s.into_iter().collect())
@@ -418,7 +429,7 @@ fn scan_repo_inner(
         ));
     }
 
-    let bytes: u64 = reached.values().map(|v| v.size).sum();
+    let bytes: u64 = reached.iter().map(|&i| infos[i].size).sum();
     let (last_modified, last_accessed) = if reached.is_empty() {
         match repo_fd.stat_self() {
             Ok(st) => Time::of_stat(&st),
@@ -426,49 +437,55 @@ fn scan_repo_inner(
         }
     } else {
         (
-            Time(reached.values().map(|v| v.mtime).fold(f64::MIN, f64::max)),
-            Time(reached.values().map(|v| v.atime).fold(f64::MIN, f64::max)),
+            Time(
+                reached
+                    .iter()
+                    .map(|&i| infos[i].mtime)
+                    .fold(f64::MIN, f64::max),
+            ),
+            Time(
+                reached
+                    .iter()
+                    .map(|&i| infos[i].atime)
+                    .fold(f64::MIN, f64::max),
+            ),
         )
     };
 
     // Detached revisions and the blobs only they reach.
-    let qualified = format!("{}:{id}", store.name());
-    let kept: FxHashSet<&OsString> = revisions
+    let kept: FxHashSet<usize> = revisions
         .iter()
         .zip(&rev_blobs)
         .filter(|(r, _)| !r.refs.is_empty())
-        .flat_map(|(_, b)| b.iter())
+        .flat_map(|(_, b)| b.iter().copied())
         .collect();
-    let mut claimed: FxHashSet<OsString> = FxHashSet::default();
+    let mut claimed: FxHashSet<usize> = FxHashSet::default();
     for (r, used) in revisions.iter().zip(&rev_blobs) {
         if !r.refs.is_empty() {
             continue;
         }
-        let mut only: Vec<OsString> = used
+        let mut only: Vec<usize> = used
             .iter()
-            .filter(|b| !kept.contains(b) && !claimed.contains(*b))
-            .cloned()
+            .copied()
+            .filter(|b| !kept.contains(b) && !claimed.contains(b))
             .collect();
-        only.sort();
-        claimed.extend(only.iter().cloned());
+        only.sort_by(|a, b| infos[*a].path.as_os_str().cmp(infos[*b].path.as_os_str()));
+        claimed.extend(only.iter().copied());
         out.reclaim.push(Reclaim {
             store,
             kind: ReclaimKind::Detached,
             path: r.path.clone(),
-            bytes: only.iter().map(|b| reached[b].size).sum(),
+            bytes: only.iter().map(|&i| infos[i].size).sum(),
             model: Some(qualified.clone()),
-            blobs: only.into_iter().map(PathBuf::from).collect(),
+            blobs: only.iter().map(|&i| infos[i].path.clone()).collect(),
             mtime: r.last_modified.map(|t| t.0),
         });
     }
     // Complete blobs no snapshot reaches.
-    let mut orphans: Vec<&FileInfo> = blobs
-        .iter()
-        .filter(|(p, _)| !reached.contains_key(*p) && !p.to_string_lossy().ends_with(".incomplete"))
-        .map(|(_, f)| f)
-        .collect();
-    orphans.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
-    for f in orphans {
+    for (i, f) in infos.iter().enumerate().take(blob_count) {
+        if reached.contains(&i) || f.path.as_os_str().as_bytes().ends_with(b".incomplete") {
+            continue;
+        }
         out.reclaim.push(Reclaim {
             store,
             kind: ReclaimKind::Orphan,
@@ -480,8 +497,9 @@ fn scan_repo_inner(
         });
     }
 
-    let mut contents: Vec<FileInfo> = reached.into_values().collect();
-    contents.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
+    let mut reached: Vec<usize> = reached.into_iter().collect();
+    reached.sort_by(|a, b| infos[*a].path.as_os_str().cmp(infos[*b].path.as_os_str()));
+    let contents: Vec<FileInfo> = reached.into_iter().map(|i| infos[i].clone()).collect();
     let mut refs: Vec<String> = revisions
         .iter()
         .flat_map(|r| r.refs.iter().cloned())
@@ -531,7 +549,7 @@ fn read_refs(
             _ => {
                 if let Ok(st) = dir.stat(&e.name, true) {
                     out.physical
-                        .push(FileInfo::from_stat(path.join(&e.name), &st, None));
+                        .push(FileInfo::from_stat(path.join(&e.name), &st, None).physical());
                 }
                 match dir.read(&e.name) {
                     Ok(bytes) => {

@@ -104,6 +104,11 @@ pub struct FileInfo {
 }
 
 impl FileInfo {
+    /// (device, inode, size): all that counting bytes on disk needs.
+    pub fn physical(&self) -> (u64, u64, u64) {
+        (self.dev, self.ino, self.size)
+    }
+
     pub fn new(path: PathBuf, meta: &fs::Metadata, name_hash: Option<NameHash>) -> FileInfo {
         let (m, a) = Time::of(meta);
         FileInfo {
@@ -353,7 +358,10 @@ pub struct InodeSet {
 
 impl InodeSet {
     pub fn add(&mut self, f: &FileInfo) {
-        self.seen.entry((f.dev, f.ino)).or_insert(f.size);
+        self.add_raw(f.dev, f.ino, f.size);
+    }
+    pub fn add_raw(&mut self, dev: u64, ino: u64, size: u64) {
+        self.seen.entry((dev, ino)).or_insert(size);
     }
     pub fn bytes(&self) -> u64 {
         self.seen.values().sum()
