@@ -327,7 +327,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__doctor)
-            opts="-h -V --json --shell --timeout --hf-home --custom-model-dir --help --version"
+            opts="-h -V --json --shell --repo --python --no-probe --timeout --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,6 +335,14 @@ _modelenv() {
             case "${prev}" in
                 --shell)
                     COMPREPLY=($(compgen -W "bash zsh fish" -- "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --python)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --timeout)

@@ -64,10 +64,13 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand init" -s V -l version 
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l shell -d 'Shell to start fresh and check (repeatable) [default: the basename of $SHELL]' -r -f -a "bash\t''
 zsh\t''
 fish\t''"
-complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l timeout -d 'Seconds to wait for each shell before giving up on it' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l repo -d 'Repository to check for project-local caches [default: the git root of the current directory]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l python -d 'Also ask this Python interpreter what its libraries resolve to (repeatable)' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l timeout -d 'Seconds to wait for each shell or interpreter before giving up on it' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l json -d 'Print the report as JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -l no-probe -d 'Skip the probes that start shells, Python interpreters and systemctl'
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l top -d 'How many of the largest models to show [default: 10; all with --json]' -r

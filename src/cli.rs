@@ -129,8 +129,20 @@ pub struct DoctorArgs {
     #[arg(long = "shell", value_name = "SHELL")]
     pub shells: Vec<Shell>,
 
-    /// Seconds to wait for each shell before giving up on it
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    /// Repository to check for project-local caches [default: the git root of the current directory]
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// Also ask this Python interpreter what its libraries resolve to (repeatable)
+    #[arg(long = "python", value_name = "PATH")]
+    pub pythons: Vec<PathBuf>,
+
+    /// Skip the probes that start shells, Python interpreters and systemctl
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// Seconds to wait for each shell or interpreter before giving up on it
+    #[arg(long, default_value_t = 20, value_name = "SECS")]
     pub timeout: u64,
 }
 

@@ -11,6 +11,8 @@ pub mod dotenv;
 pub mod edit;
 pub mod fsutil;
 pub mod repo;
+pub mod resolve;
+pub mod scan;
 pub mod settings;
 pub mod shell;
 pub mod stores;

@@ -496,7 +496,10 @@ fn install_runs_the_doctor_which_sees_the_fresh_shell() {
     let env = TestEnv::new();
     let out = env.ok(&["install", "--shell", "zsh"]);
     let text = stdout(&out);
-    assert!(text.contains("in a fresh non-interactive zsh"), "{text}");
+    assert!(
+        text.contains("a fresh non-interactive zsh gets the central locations"),
+        "{text}"
+    );
     assert!(!text.contains('✗'), "{text}");
     // Without the block, the doctor's fresh-shell check fails and names the fix.
     env.ok(&["uninstall"]);

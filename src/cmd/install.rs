@@ -119,7 +119,10 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
             } else {
                 shells
             },
-            timeout: 10,
+            repo: args.repo.clone(),
+            pythons: Vec::new(),
+            no_probe: false,
+            timeout: 20,
         },
     )
 }

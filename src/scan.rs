@@ -1,0 +1,278 @@
+//! Finding what keeps a repo from using the central store: project-local model caches and
+//! config lines that point at one. Caches are always git-ignored, so this walks ignored
+//! folders too, but never `.git`, `node_modules`, virtualenvs or build output.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::stores::files::is_weight_file;
+
+/// Folder names that are a project-local cache by name.
+pub const CACHE_NAMES: &[&str] = &["model_cache", ".mlx_cache", "huggingface"];
+
+/// Folders never worth entering.
+const SKIP: &[&str] = &[
+    ".git",
+    "node_modules",
+    "target",
+    "__pycache__",
+    ".tox",
+    ".mypy_cache",
+    ".pytest_cache",
+];
+
+/// Loose weight files smaller than this are not reported on their own.
+pub const LOOSE_MIN_BYTES: u64 = 1_000_000;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Cache {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// `hf-layout` (holds `models--*` folders), `named` (model_cache, .mlx_cache…) or `loose-file`.
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigLine {
+    pub path: PathBuf,
+    pub line: usize,
+    pub key: String,
+    pub value: String,
+}
+
+fn is_venv(dir: &Path) -> bool {
+    dir.join("pyvenv.cfg").is_file() || dir.join("conda-meta").is_dir()
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Project-local caches below `root`, outside `exclude` (the central stores).
+pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
+    let mut out = Vec::new();
+    let mut it = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(Ok(e)) = it.next() {
+        let p = e.path();
+        if exclude.iter().any(|x| p.starts_with(x)) {
+            if e.file_type().is_dir() {
+                it.skip_current_dir();
+            }
+            continue;
+        }
+        let name = e.file_name().to_string_lossy();
+        if e.file_type().is_dir() {
+            if e.depth() > 0 && (SKIP.contains(&name.as_ref()) || is_venv(p)) {
+                it.skip_current_dir();
+                continue;
+            }
+            let hf_layout = crate::stores::hub::looks_like_hub(p);
+            if e.depth() > 0 && (CACHE_NAMES.contains(&name.as_ref()) || hf_layout) {
+                out.push(Cache {
+                    path: p.to_path_buf(),
+                    bytes: dir_bytes(p),
+                    kind: if hf_layout { "hf-layout" } else { "named" },
+                });
+                it.skip_current_dir();
+            }
+        } else if e.file_type().is_file() && is_weight_file(p) {
+            let bytes = e.metadata().map(|m| m.len()).unwrap_or(0);
+            if bytes >= LOOSE_MIN_BYTES {
+                out.push(Cache {
+                    path: p.to_path_buf(),
+                    bytes,
+                    kind: "loose-file",
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Keys whose value names a model cache.
+fn is_cache_key(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    matches!(
+        k.as_str(),
+        "HF_CACHE_DIR"
+            | "HF_HOME"
+            | "HF_HUB_CACHE"
+            | "HUGGINGFACE_HUB_CACHE"
+            | "TRANSFORMERS_CACHE"
+            | "HF_DATASETS_CACHE"
+            | "CACHE_DIR"
+    ) || k.starts_with("MODEL_CACHE")
+        || (k.contains("CACHE")
+            && (k.contains("MODEL") || k.contains("HF") || k.contains("HUGGING")))
+}
+
+/// A value that keeps the cache inside the project: relative, or below `root`.
+fn is_local_value(value: &str, root: &Path) -> bool {
+    let v = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    if v.is_empty() || v.starts_with('$') || v.starts_with('~') {
+        return false;
+    }
+    if v.starts_with('/') {
+        return Path::new(v).starts_with(root);
+    }
+    // A relative path: `./x`, `../x`, `x/y`, `model_cache`.
+    !v.contains("://")
+}
+
+fn is_dotenv(name: &str) -> bool {
+    name == ".env" || name.starts_with(".env.") || name.ends_with(".env")
+}
+
+/// Config lines below `root` that point a cache at a project-local folder.
+pub fn configs(root: &Path) -> Vec<ConfigLine> {
+    let mut out = Vec::new();
+    let mut it = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(Ok(e)) = it.next() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().is_dir() {
+            if e.depth() > 0
+                && (SKIP.contains(&name.as_str())
+                    || CACHE_NAMES.contains(&name.as_str())
+                    || is_venv(p))
+            {
+                it.skip_current_dir();
+            }
+            continue;
+        }
+        if !e.file_type().is_file() || e.metadata().map(|m| m.len()).unwrap_or(0) > 1_000_000 {
+            continue;
+        }
+        let kind = if is_dotenv(&name) {
+            "env"
+        } else if name.ends_with(".py") {
+            "py"
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".toml") {
+            "kv"
+        } else {
+            continue;
+        };
+        let Ok(text) = fs::read_to_string(p) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if let Some((key, value)) = match kind {
+                "env" => env_assignment(line),
+                "py" => py_default(line),
+                _ => kv_assignment(line),
+            } && is_cache_key(&key)
+                && is_local_value(&value, root)
+            {
+                out.push(ConfigLine {
+                    path: p.to_path_buf(),
+                    line: i + 1,
+                    key,
+                    value,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn env_assignment(line: &str) -> Option<(String, String)> {
+    let t = line.trim_start();
+    if t.starts_with('#') {
+        return None;
+    }
+    let t = t.strip_prefix("export ").unwrap_or(t);
+    let (k, v) = t.split_once('=')?;
+    let k = k.trim();
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return None;
+    }
+    let v = v.split(" #").next().unwrap_or(v).trim();
+    Some((k.to_owned(), v.to_owned()))
+}
+
+/// `hf_cache_dir: str = "./model_cache"`, `cache_dir="./model_cache"`, `CACHE = os.getenv("X", "./m")`.
+fn py_default(line: &str) -> Option<(String, String)> {
+    let t = line.trim();
+    if t.starts_with('#') {
+        return None;
+    }
+    // The first string literal on a line that assigns or passes a cache key.
+    let key_end = t.find(['=', ':'])?;
+    let key = t[..key_end].trim().trim_start_matches("self.");
+    let key = key
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next_back()
+        .unwrap_or(key);
+    let rest = &t[key_end..];
+    let q = rest.find(['"', '\''])?;
+    let quote = rest.as_bytes()[q] as char;
+    let lit_end = rest[q + 1..].find(quote)?;
+    let value = &rest[q + 1..q + 1 + lit_end];
+    if key.is_empty() {
+        return None;
+    }
+    Some((key.to_owned(), value.to_owned()))
+}
+
+/// `cache_dir: ./model_cache` (YAML) or `cache_dir = "./model_cache"` (TOML).
+fn kv_assignment(line: &str) -> Option<(String, String)> {
+    let t = line.trim();
+    if t.starts_with('#') {
+        return None;
+    }
+    let sep = t.find([':', '='])?;
+    let key = t[..sep].trim().trim_matches(|c| c == '"' || c == '\'');
+    let value = t[sep + 1..].split(" #").next().unwrap_or("").trim();
+    if key.is_empty() || value.is_empty() || key.contains(' ') {
+        return None;
+    }
+    Some((key.to_owned(), value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_defaults_are_recognised() {
+        assert_eq!(
+            py_default("    hf_cache_dir: str = \"./model_cache\"").unwrap(),
+            ("hf_cache_dir".into(), "./model_cache".into())
+        );
+        assert_eq!(
+            py_default("m = load(x, cache_dir='./model_cache')")
+                .unwrap()
+                .1,
+            "./model_cache"
+        );
+        assert!(
+            is_cache_key("hf_cache_dir")
+                && is_cache_key("MODEL_CACHE_PATH")
+                && !is_cache_key("PORT")
+        );
+    }
+
+    #[test]
+    fn local_values() {
+        let root = Path::new("/repo");
+        assert!(is_local_value("./model_cache", root));
+        assert!(is_local_value("\"/repo/cache\"", root));
+        assert!(!is_local_value("${HOME}/.cache/huggingface/hub", root));
+        assert!(!is_local_value("~/.cache", root));
+        assert!(!is_local_value("/data/hf", root));
+    }
+}

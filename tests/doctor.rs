@@ -1,0 +1,307 @@
+//! The doctor reproduces each real failure and names it; a clean, central setup passes.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{TestEnv, python, require};
+use serde_json::Value;
+
+fn doctor(env: &TestEnv, args: &[&str]) -> (Option<i32>, Value) {
+    let mut a = vec!["doctor", "--json"];
+    a.extend_from_slice(args);
+    let out = env.run(&a);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", common::stderr(&out)));
+    (out.status.code(), v)
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+fn failing(report: &Value) -> Vec<String> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn venv_bin() -> PathBuf {
+    Path::new(&python()).parent().unwrap().to_path_buf()
+}
+
+#[test]
+fn tilde_in_hf_datasets_cache_fails_for_datasets() {
+    let env = TestEnv::new().with_env("HF_DATASETS_CACHE", "~/.cache/huggingface/datasets");
+    let (code, r) = doctor(&env, &["--no-probe"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r, "env.datasets");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["message"].as_str().unwrap().contains("HF_DATASETS_CACHE"),
+        "{c}"
+    );
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not expand `~`"),
+        "{c}"
+    );
+}
+
+#[test]
+fn hub_cache_elsewhere_fails_naming_the_variable() {
+    let env = TestEnv::new().with_env("HF_HUB_CACHE", "/srv/elsewhere/hub");
+    let (code, r) = doctor(&env, &["--no-probe"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r, "env.huggingface_hub");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["message"].as_str().unwrap().contains("HF_HUB_CACHE"),
+        "{c}"
+    );
+    assert_eq!(c["path"], "/srv/elsewhere/hub");
+    // llama.cpp follows HF_HUB_CACHE too.
+    assert_eq!(check(&r, "env.llama_cpp")["status"], "fail");
+}
+
+#[test]
+fn diverging_transformers_cache_fails() {
+    let env = TestEnv::new().with_env("TRANSFORMERS_CACHE", "/srv/tf-cache");
+    let (code, r) = doctor(&env, &["--no-probe"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r, "env.transformers");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["message"].as_str().unwrap().contains("splits the cache"),
+        "{c}"
+    );
+    // Equal to the hub cache it is harmless.
+    let env2 = TestEnv::new();
+    let hub = env2
+        .home
+        .join(".cache/huggingface/hub")
+        .display()
+        .to_string();
+    let env2 = env2.with_env("TRANSFORMERS_CACHE", &hub);
+    let (_, r2) = doctor(&env2, &["--no-probe"]);
+    assert_eq!(check(&r2, "env.transformers")["status"], "pass");
+}
+
+#[test]
+fn tilde_in_ollama_models_fails() {
+    let env = TestEnv::new().with_env("OLLAMA_MODELS", "~/.ollama/models");
+    let (code, r) = doctor(&env, &["--no-probe"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r, "env.ollama");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["message"].as_str().unwrap().contains("OLLAMA_MODELS"),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_login_shell_that_never_gets_the_exports_fails() {
+    require("bash");
+    let env = TestEnv::new();
+    // The classic mistake: exports appended after the interactive guard, no login file.
+    let block = "export HF_HOME=\"$HOME/.cache/huggingface\"\nexport TRANSFORMERS_CACHE=\"$HOME/.cache/huggingface/hub\"\nexport HF_DATASETS_CACHE=\"$HOME/.cache/huggingface/datasets\"\nexport CUSTOM_MODEL_DIR=\"$HOME/models\"\n";
+    env.write(
+        ".bashrc",
+        &format!("case $- in\n  *i*) ;;\n  *) return;;\nesac\n{block}"),
+    );
+    let (code, r) = doctor(&env, &["--shell", "bash"]);
+    assert_eq!(code, Some(1));
+    let f = failing(&r);
+    assert!(f.contains(&"shell.bash.login.HF_HOME".to_owned()), "{f:?}");
+    assert_eq!(check(&r, "shell.bash.interactive")["status"], "pass");
+    // After install both pass.
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    let (_, r) = doctor(&env, &["--shell", "bash"]);
+    assert_eq!(check(&r, "shell.bash.login")["status"], "pass");
+}
+
+#[test]
+fn a_huggingface_hub_that_resolves_elsewhere_fails() {
+    let env = TestEnv::new();
+    // A real package, found first on PYTHONPATH, whose constants point elsewhere.
+    let pkg = env.tmp.path().join("pylib/huggingface_hub");
+    fs::create_dir_all(&pkg).unwrap();
+    fs::write(pkg.join("__init__.py"), "__version__ = '0.0.1-test'\n").unwrap();
+    fs::write(
+        pkg.join("constants.py"),
+        "HF_HOME = '/srv/other'\nHF_HUB_CACHE = '/srv/other/hub'\n",
+    )
+    .unwrap();
+    let pylib = env.tmp.path().join("pylib").display().to_string();
+    let env = env.with_env("PYTHONPATH", &pylib);
+    let py = python();
+    let (code, r) = doctor(&env, &["--python", &py]);
+    assert_eq!(code, Some(1));
+    let id = format!("python.{py}.huggingface_hub");
+    let c = check(&r, &id);
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["message"].as_str().unwrap().contains("/srv/other/hub"),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_broken_interpreter_is_a_warning() {
+    let env = TestEnv::new();
+    let fake = env.tmp.path().join("fakepython");
+    fs::write(&fake, "#!/bin/sh\nexit 3\n").unwrap();
+    fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let f = fake.display().to_string();
+    let (_, r) = doctor(&env, &["--python", &f]);
+    assert_eq!(check(&r, &format!("python.{f}"))["status"], "warn");
+}
+
+/// A process whose name is `ollama` (a copy of `sleep`) with its own environment.
+struct FakeServer(std::process::Child);
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_ollama_server_with_another_environment_fails() {
+    let env = TestEnv::new();
+    let bin = env.tmp.path().join("bin/ollama");
+    fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    fs::copy("/bin/sleep", &bin).unwrap();
+    let server = FakeServer(
+        Command::new(&bin)
+            .arg("30")
+            .env_clear()
+            .env("HOME", "/usr/share/ollama")
+            .env("OLLAMA_MODELS", "/srv/ollama-models")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (code, r) = doctor(&env, &["--no-probe"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r, &format!("ollama.process.{}", server.0.id()));
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("/srv/ollama-models"),
+        "{c}"
+    );
+    assert!(
+        c["hint"].as_str().unwrap().contains("OLLAMA_MODELS="),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_local_model_cache_in_the_repo_fails() {
+    let env = TestEnv::new();
+    let cache = env
+        .repo
+        .join("alignment/steerability/model_cache/models--org--m/blobs");
+    fs::create_dir_all(&cache).unwrap();
+    fs::write(cache.join("abc"), vec![0u8; 4096]).unwrap();
+    fs::write(
+        env.repo.join("alignment/steerability/.env.example"),
+        "HF_CACHE_DIR=./model_cache\n",
+    )
+    .unwrap();
+    let (code, r) = doctor(&env, &["--no-probe"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r, "repo.cache.alignment/steerability/model_cache");
+    assert_eq!(c["status"], "fail");
+    assert!(c["message"].as_str().unwrap().contains("4.1 KB"), "{c}");
+    let c = check(&r, "repo.config.alignment/steerability/.env.example:1");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("HF_CACHE_DIR=./model_cache"),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_missing_archive_target_is_flagged() {
+    let env = TestEnv::new();
+    let hub = env.home.join(".cache/huggingface/hub");
+    fs::create_dir_all(&hub).unwrap();
+    std::os::unix::fs::symlink(
+        "/media/unplugged/models--org--big",
+        hub.join("models--org--big"),
+    )
+    .unwrap();
+    let (_, r) = doctor(&env, &["--no-probe"]);
+    let c = check(&r, "integrity.models--org--big");
+    assert_eq!(c["status"], "warn");
+    assert!(
+        c["message"].as_str().unwrap().contains("/media/unplugged"),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_fresh_central_setup_passes_with_the_real_libraries() {
+    require("bash");
+    let env = TestEnv::new();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    // Run the doctor from a new login shell, as a user would after installing, with the
+    // interpreter that has the real huggingface_hub and datasets first on PATH.
+    let path = format!("{}:{}", venv_bin().display(), common::sys_path());
+    let cmd = format!(
+        "cd '{}' && PATH='{path}' '{}' doctor --json --shell bash",
+        env.repo.display(),
+        common::bin().display()
+    );
+    let out = env.shell("bash", &["-lc"], &cmd);
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", common::stderr(&out)));
+    assert_eq!(failing(&r), Vec::<String>::new(), "{r:#}");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(r["ok"], true);
+    let py = venv_bin().join("python3").display().to_string();
+    assert_eq!(
+        check(&r, &format!("python.{py}.huggingface_hub"))["status"],
+        "pass",
+        "{r:#}"
+    );
+    assert_eq!(
+        check(&r, &format!("python.{py}.datasets"))["status"],
+        "pass"
+    );
+    for id in [
+        "env.huggingface_hub",
+        "env.datasets",
+        "env.custom_model_dir",
+        "shell.bash.login",
+        "shell.bash.interactive",
+        "repo.env_example",
+    ] {
+        if id == "env.custom_model_dir" {
+            continue; // only reported when wrong or missing
+        }
+        assert_eq!(check(&r, id)["status"], "pass", "{id}");
+    }
+}
