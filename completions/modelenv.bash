@@ -37,6 +37,12 @@ _modelenv() {
             modelenv,models)
                 cmd="modelenv__subcmd__models"
                 ;;
+            modelenv,prune)
+                cmd="modelenv__subcmd__prune"
+                ;;
+            modelenv,scan)
+                cmd="modelenv__subcmd__scan"
+                ;;
             modelenv,uninstall)
                 cmd="modelenv__subcmd__uninstall"
                 ;;
@@ -88,6 +94,12 @@ _modelenv() {
             modelenv__subcmd__help,models)
                 cmd="modelenv__subcmd__help__subcmd__models"
                 ;;
+            modelenv__subcmd__help,prune)
+                cmd="modelenv__subcmd__help__subcmd__prune"
+                ;;
+            modelenv__subcmd__help,scan)
+                cmd="modelenv__subcmd__help__subcmd__scan"
+                ;;
             modelenv__subcmd__help,uninstall)
                 cmd="modelenv__subcmd__help__subcmd__uninstall"
                 ;;
@@ -103,8 +115,20 @@ _modelenv() {
             modelenv__subcmd__help__subcmd__config,set)
                 cmd="modelenv__subcmd__help__subcmd__config__subcmd__set"
                 ;;
+            modelenv__subcmd__help__subcmd__models,archive)
+                cmd="modelenv__subcmd__help__subcmd__models__subcmd__archive"
+                ;;
             modelenv__subcmd__help__subcmd__models,ls)
                 cmd="modelenv__subcmd__help__subcmd__models__subcmd__ls"
+                ;;
+            modelenv__subcmd__help__subcmd__models,restore)
+                cmd="modelenv__subcmd__help__subcmd__models__subcmd__restore"
+                ;;
+            modelenv__subcmd__help__subcmd__models,rm)
+                cmd="modelenv__subcmd__help__subcmd__models__subcmd__rm"
+                ;;
+            modelenv__subcmd__models,archive)
+                cmd="modelenv__subcmd__models__subcmd__archive"
                 ;;
             modelenv__subcmd__models,help)
                 cmd="modelenv__subcmd__models__subcmd__help"
@@ -112,11 +136,26 @@ _modelenv() {
             modelenv__subcmd__models,ls)
                 cmd="modelenv__subcmd__models__subcmd__ls"
                 ;;
+            modelenv__subcmd__models,restore)
+                cmd="modelenv__subcmd__models__subcmd__restore"
+                ;;
+            modelenv__subcmd__models,rm)
+                cmd="modelenv__subcmd__models__subcmd__rm"
+                ;;
+            modelenv__subcmd__models__subcmd__help,archive)
+                cmd="modelenv__subcmd__models__subcmd__help__subcmd__archive"
+                ;;
             modelenv__subcmd__models__subcmd__help,help)
                 cmd="modelenv__subcmd__models__subcmd__help__subcmd__help"
                 ;;
             modelenv__subcmd__models__subcmd__help,ls)
                 cmd="modelenv__subcmd__models__subcmd__help__subcmd__ls"
+                ;;
+            modelenv__subcmd__models__subcmd__help,restore)
+                cmd="modelenv__subcmd__models__subcmd__help__subcmd__restore"
+                ;;
+            modelenv__subcmd__models__subcmd__help,rm)
+                cmd="modelenv__subcmd__models__subcmd__help__subcmd__rm"
                 ;;
             *)
                 ;;
@@ -125,7 +164,7 @@ _modelenv() {
 
     case "${cmd}" in
         modelenv)
-            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models config completions help"
+            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models prune scan config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -365,7 +404,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__help)
-            opts="install uninstall init doctor usage models config completions help"
+            opts="install uninstall init doctor usage models prune scan config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -505,8 +544,22 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__help__subcmd__models)
-            opts="ls"
+            opts="ls rm archive restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__models__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -521,6 +574,62 @@ _modelenv() {
         modelenv__subcmd__help__subcmd__models__subcmd__ls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__models__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__models__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__scan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -613,7 +722,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__models)
-            opts="-h -V --hf-home --custom-model-dir --help --version ls help"
+            opts="-h -V --hf-home --custom-model-dir --help --version ls rm archive restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,9 +743,53 @@ _modelenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        modelenv__subcmd__models__subcmd__help)
-            opts="ls help"
+        modelenv__subcmd__models__subcmd__archive)
+            opts="-h -V --to --type --dry-run --json --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__help)
+            opts="ls rm archive restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__help__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -663,6 +816,34 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__models__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__help__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -703,6 +884,106 @@ _modelenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__restore)
+            opts="-h -V --type --dry-run --json --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__models__subcmd__rm)
+            opts="-y -h -V --type --yes --dry-run --json --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__prune)
+            opts="-h -V --apply --json --older-than --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__scan)
+            opts="-h -V --json --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --hf-home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

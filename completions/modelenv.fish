@@ -34,6 +34,8 @@ complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "init" -d 'Print t
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "usage" -d 'Disk use across every model store: largest models, duplicates, what can be freed'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "models" -d 'List the models in every store'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "prune" -d 'Free what is safe to free: detached revisions, unfinished downloads, unreferenced blobs'
+complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "scan" -d 'Find project-local model caches and configs that point at them'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "config" -d 'Read or change modelenv\'s config file'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -88,12 +90,15 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l json -d 'Pri
 complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -l no-hash-cache -d 'Hash files again instead of reusing hashes remembered from earlier runs'
 complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c modelenv -n "__fish_modelenv_using_subcommand usage" -s V -l version -d 'Print version'
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -s V -l version -d 'Print version'
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List models, largest first'
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -f -a "ls" -d 'List models, largest first'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -f -a "rm" -d 'Remove a model: its files, and for Ollama the blobs no other model uses'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -f -a "archive" -d 'Move a model to another folder (an external drive) and leave a symlink behind'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -f -a "restore" -d 'Bring an archived model back into its store'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and not __fish_seen_subcommand_from ls rm archive restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l filter -d 'Keep models matching KEY OP VALUE, e.g. size>1GB, accessed>30d, store=ollama (repeatable)' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l sort -d 'Sort by size, name, accessed or modified, optionally :asc or :desc' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l limit -d 'Show at most N models' -r
@@ -110,8 +115,46 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_see
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -l json -d 'Print JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l type -d 'For hf-hub ids that exist as more than one repo type' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask for confirmation'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l dry-run -d 'Show what would be removed and remove nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l json -d 'Print the summary as JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l to -d 'Folder to move it to, e.g. /media/drive/model-archive' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l type -d 'For hf-hub ids that exist as more than one repo type' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l dry-run -d 'Show what would happen and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l json -d 'Print the summary as JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l type -d 'For hf-hub ids that exist as more than one repo type' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l dry-run -d 'Show what would happen and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l json -d 'Print the summary as JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List models, largest first'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a model: its files, and for Ollama the blobs no other model uses'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "archive" -d 'Move a model to another folder (an external drive) and leave a symlink behind'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Bring an archived model back into its store'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l older-than -d 'Only items last changed longer ago than this, e.g. 30d' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l apply -d 'Delete what the dry run lists'
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l json -d 'Print JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand scan" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand scan" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand scan" -l json -d 'Print JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand scan" -s h -l help -d 'Print help'
+complete -c modelenv -n "__fish_modelenv_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -s h -l help -d 'Print help'
@@ -140,16 +183,21 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -l hf-hom
 complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "install" -d 'Write the exports to your shell\'s startup files and the repo\'s .env.example, then run the doctor'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "uninstall" -d 'Remove exactly what install added; your files come back byte for byte'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "init" -d 'Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "usage" -d 'Disk use across every model store: largest models, duplicates, what can be freed'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "models" -d 'List the models in every store'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "config" -d 'Read or change modelenv\'s config file'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models config completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "install" -d 'Write the exports to your shell\'s startup files and the repo\'s .env.example, then run the doctor'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "uninstall" -d 'Remove exactly what install added; your files come back byte for byte'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "init" -d 'Print the exports for `eval "$(modelenv init zsh)"` or `modelenv init fish | source`'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "doctor" -d 'Check that every library and shell really resolves to the central locations'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "usage" -d 'Disk use across every model store: largest models, duplicates, what can be freed'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "models" -d 'List the models in every store'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "prune" -d 'Free what is safe to free: detached revisions, unfinished downloads, unreferenced blobs'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "scan" -d 'Find project-local model caches and configs that point at them'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "config" -d 'Read or change modelenv\'s config file'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and not __fish_seen_subcommand_from install uninstall init doctor usage models prune scan config completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "ls" -d 'List models, largest first'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "rm" -d 'Remove a model: its files, and for Ollama the blobs no other model uses'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "archive" -d 'Move a model to another folder (an external drive) and leave a symlink behind'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "restore" -d 'Bring an archived model back into its store'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the config file\'s path'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'

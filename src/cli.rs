@@ -68,6 +68,15 @@ pub enum Command {
         action: ModelsAction,
     },
 
+    /// Free what is safe to free: detached revisions, unfinished downloads, unreferenced blobs
+    #[command(
+        after_help = "Dry run by default; --apply deletes exactly what the dry run lists.\nOllama blobs no manifest uses and -partial files are kept until they are an hour old,\nas Ollama itself does, so a pull in progress is never touched."
+    )]
+    Prune(PruneArgs),
+
+    /// Find project-local model caches and configs that point at them
+    Scan(ScanArgs),
+
     /// Read or change modelenv's config file
     Config {
         #[command(subcommand)]
@@ -194,6 +203,88 @@ pub enum ModelsAction {
         after_help = "Filters (repeat --filter to combine them):\n  size>1GB  size<=500MB  accessed>30d  modified<7d\n  type=model|dataset|space|gguf|folder  store=hf-hub|ollama|custom|lmstudio|local\n  id=meta-llama/*  refs=main\nUnits: B, KB, MB, GB, TB (decimal), KiB..TiB; s, m, h, d, w, mo, y."
     )]
     Ls(LsArgs),
+
+    /// Remove a model: its files, and for Ollama the blobs no other model uses
+    Rm(RmArgs),
+
+    /// Move a model to another folder (an external drive) and leave a symlink behind
+    Archive(ArchiveArgs),
+
+    /// Bring an archived model back into its store
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The model as `usage` prints it: hf-hub:org/name, ollama:name:tag, custom:<path>
+    pub model: String,
+    /// For hf-hub ids that exist as more than one repo type
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Show what would be removed and remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The model: hf-hub:org/name or custom:<path>
+    pub model: String,
+    /// Folder to move it to, e.g. /media/drive/model-archive
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// For hf-hub ids that exist as more than one repo type
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Show what would happen and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The archived model: hf-hub:org/name or custom:<path>
+    pub model: String,
+    /// For hf-hub ids that exist as more than one repo type
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Show what would happen and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Delete what the dry run lists
+    #[arg(long)]
+    pub apply: bool,
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Only items last changed longer ago than this, e.g. 30d
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Folders to scan [default: the git root of the current directory]
+    pub dirs: Vec<PathBuf>,
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -18,3 +18,14 @@ pub mod shell;
 pub mod stores;
 pub mod ui;
 pub mod units;
+
+/// Bytes of the regular files below `p` (symlinks not followed).
+pub fn scan_size(p: &std::path::Path) -> u64 {
+    walkdir::WalkDir::new(p)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}

@@ -65,8 +65,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init { shell } => cmd::init::run(&settings, *shell).map(|()| ExitCode::SUCCESS),
         Command::Doctor(args) => cmd::doctor::run(&settings, &env, args),
         Command::Usage(args) => cmd::usage::run(&settings, args),
+        Command::Prune(args) => cmd::prune::run(&settings, args),
+        Command::Scan(args) => cmd::scan::run(&settings, args),
         Command::Models { action } => match action {
             modelenv::cli::ModelsAction::Ls(args) => cmd::models::ls(&settings, args),
+            modelenv::cli::ModelsAction::Rm(args) => cmd::manage::rm(&settings, args),
+            modelenv::cli::ModelsAction::Archive(args) => cmd::manage::archive(&settings, args),
+            modelenv::cli::ModelsAction::Restore(args) => cmd::manage::restore(&settings, args),
         },
         Command::Config { action } => {
             cmd::config::run(&settings, &env, action).map(|()| ExitCode::SUCCESS)

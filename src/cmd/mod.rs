@@ -6,7 +6,10 @@ pub mod doctor;
 pub mod init;
 pub mod install;
 pub mod inventory;
+pub mod manage;
 pub mod models;
+pub mod prune;
+pub mod scan;
 pub mod uninstall;
 pub mod usage;
 

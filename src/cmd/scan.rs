@@ -1,0 +1,146 @@
+//! `modelenv scan`: project-local caches and the configs that create them, with the savings
+//! centralising would bring (the seed's Before / After / Savings, computed).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::cli::ScanArgs;
+use crate::scan::{self, Cache, ConfigLine};
+use crate::settings::Settings;
+use crate::stores::dupes::{self, HashCache};
+use crate::stores::{StoreKind, Warnings};
+use crate::units::human_size;
+
+use super::show;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    caches: &'a [Cache],
+    configs: &'a [ConfigLine],
+    /// Bytes in project-local caches.
+    local_bytes: u64,
+    /// Content stored more than once across the local caches and the central stores.
+    duplicate_bytes: u64,
+    /// What moving every local cache into the central one frees.
+    reclaimable_bytes: u64,
+}
+
+pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
+    let roots: Vec<PathBuf> = if args.dirs.is_empty() {
+        match crate::repo::git_root(&settings.cwd) {
+            Some(r) => vec![r],
+            None => bail!("not inside a git repository: pass the folders to scan"),
+        }
+    } else {
+        args.dirs
+            .iter()
+            .map(|d| {
+                if d.is_absolute() {
+                    d.clone()
+                } else {
+                    settings.cwd.join(d)
+                }
+            })
+            .collect()
+    };
+    let exclude = [
+        settings.hf_home.clone(),
+        settings.custom_model_dir.clone(),
+        settings.ollama_models.clone(),
+    ];
+    let mut caches = Vec::new();
+    let mut configs = Vec::new();
+    for r in &roots {
+        caches.extend(scan::caches(r, &exclude));
+        configs.extend(scan::configs(r));
+    }
+    // Duplicates between the local caches and the central stores, by the same rules as usage.
+    let dirs: Vec<PathBuf> = caches
+        .iter()
+        .filter(|c| c.kind != "loose-file")
+        .map(|c| c.path.clone())
+        .collect();
+    let inv = super::inventory::read(
+        settings,
+        &dirs,
+        &[StoreKind::HfHub, StoreKind::Custom, StoreKind::Local],
+    );
+    let cache = HashCache::load(Some(settings.cache_dir.join("hashes.json")));
+    let warnings = Warnings::default();
+    let mut files: Vec<_> = inv
+        .models
+        .iter()
+        .flat_map(|m| m.contents.iter().cloned())
+        .collect();
+    for c in caches.iter().filter(|c| c.kind == "loose-file") {
+        if let Ok(m) = std::fs::metadata(&c.path) {
+            files.push(crate::stores::FileInfo::new(c.path.clone(), &m, None));
+        }
+    }
+    let groups = dupes::find(files, &cache, &warnings);
+    cache.save();
+    let local_bytes: u64 = caches.iter().map(|c| c.bytes).sum();
+    let duplicate_bytes: u64 = groups.iter().map(|g| g.wasted_bytes).sum();
+    // Every local byte that already exists elsewhere is freed by centralising.
+    let local_dup: u64 = groups
+        .iter()
+        .map(|g| {
+            let local = g
+                .copies
+                .iter()
+                .filter(|p| caches.iter().any(|c| p.starts_with(&c.path)))
+                .count() as u64;
+            let all = g.copies.len() as u64;
+            local.min(all - 1) * g.size
+        })
+        .sum();
+    if args.json {
+        let r = Report {
+            caches: &caches,
+            configs: &configs,
+            local_bytes,
+            duplicate_bytes,
+            reclaimable_bytes: local_dup,
+        };
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Project-local caches");
+    for c in &caches {
+        println!(
+            "  {:>10}  {:<10} {}",
+            human_size(c.bytes),
+            c.kind,
+            show(settings, &c.path)
+        );
+    }
+    if caches.is_empty() {
+        println!("  none");
+    }
+    println!("\nConfigs pointing at a local cache");
+    for c in &configs {
+        println!(
+            "  {}:{}  {}={}",
+            show(settings, &c.path),
+            c.line,
+            c.key,
+            c.value
+        );
+    }
+    if configs.is_empty() {
+        println!("  none");
+    }
+    println!(
+        "\nBefore: {} in project-local caches",
+        human_size(local_bytes)
+    );
+    println!(
+        "After:  {} (each model stored once, centrally)",
+        human_size(local_bytes.saturating_sub(local_dup))
+    );
+    println!("Savings: {}", human_size(local_dup));
+    Ok(ExitCode::SUCCESS)
+}

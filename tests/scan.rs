@@ -1,0 +1,91 @@
+//! `modelenv scan` on a monorepo like the seed's: four projects with their own model caches.
+
+mod common;
+
+use std::fs;
+
+use common::TestEnv;
+use common::fixtures::{Hub, commit, git, lfs};
+use serde_json::Value;
+
+const PROJECTS: [&str; 4] = [
+    "representations/latent-space/lens",
+    "alignment/steerability",
+    "web-tools/steerability",
+    "web-tools/latent-lens",
+];
+
+#[test]
+fn scan_finds_every_local_cache_and_config_and_the_savings() {
+    let env = TestEnv::new();
+    let shared = vec![9u8; 200_000];
+    for (i, p) in PROJECTS.iter().enumerate() {
+        let dir = env.repo.join(p);
+        let hub = Hub::new(&dir.join("model_cache"));
+        let r = hub.repo("model", "org/shared-model");
+        let c = commit("shared");
+        r.snapshot(
+            &c,
+            &[git("config.json", b"{}"), lfs("model.safetensors", &shared)],
+        );
+        r.git_ref("main", &c);
+        let own = hub.repo("model", &format!("org/own-{i}"));
+        let co = commit(p);
+        own.snapshot(&co, &[lfs("model.safetensors", &vec![i as u8; 50_000])]);
+        own.git_ref("main", &co);
+        fs::write(
+            dir.join(".env.example"),
+            "PORT=8000\nHF_CACHE_DIR=./model_cache\n",
+        )
+        .unwrap();
+        fs::create_dir_all(dir.join("backend/app")).unwrap();
+        fs::write(
+            dir.join("backend/app/config.py"),
+            "class Settings:\n    port: int = 8000\n    hf_cache_dir: str = \"./model_cache\"\n",
+        )
+        .unwrap();
+    }
+    // Things scan must not enter or report.
+    fs::create_dir_all(env.repo.join("node_modules/x/model_cache")).unwrap();
+    fs::create_dir_all(env.repo.join(".venv")).unwrap();
+    fs::write(env.repo.join(".venv/pyvenv.cfg"), "home = /usr\n").unwrap();
+    fs::create_dir_all(env.repo.join(".venv/model_cache")).unwrap();
+
+    let before = env.snapshot();
+    let out = env.ok(&["scan", "--json"]);
+    assert_eq!(env.snapshot(), before, "scan changed something");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let caches = v["caches"].as_array().unwrap();
+    let mut paths: Vec<String> = caches
+        .iter()
+        .map(|c| c["path"].as_str().unwrap().to_owned())
+        .collect();
+    paths.sort();
+    let mut want: Vec<String> = PROJECTS
+        .iter()
+        .map(|p| env.repo.join(p).join("model_cache").display().to_string())
+        .collect();
+    want.sort();
+    assert_eq!(paths, want);
+    for c in caches {
+        let p = std::path::Path::new(c["path"].as_str().unwrap());
+        assert_eq!(
+            c["bytes"].as_u64().unwrap(),
+            modelenv::scan_size(p),
+            "{p:?}"
+        );
+    }
+    assert_eq!(
+        v["configs"].as_array().unwrap().len(),
+        8,
+        "{:#}",
+        v["configs"]
+    );
+    // Three of the four copies of the shared model are redundant.
+    assert_eq!(
+        v["reclaimable_bytes"].as_u64().unwrap(),
+        3 * 200_000 + 3 * 2
+    );
+    let human = common::stdout(&env.ok(&["scan"]));
+    assert!(human.contains("Savings:"), "{human}");
+}
