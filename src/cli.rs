@@ -153,6 +153,10 @@ pub struct DoctorArgs {
     /// Seconds to wait for each shell or interpreter before giving up on it
     #[arg(long, default_value_t = 20, value_name = "SECS")]
     pub timeout: u64,
+
+    /// Set by `install --no-modify-profile`: the shells are not meant to have the block.
+    #[arg(skip)]
+    pub skip_shells: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -92,7 +92,14 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<ExitCode
         "in this process",
         Status::Warn,
     ));
-    let shells = if args.shells.is_empty() {
+    let shells = if args.skip_shells {
+        checks.push(Check::new(
+            "shell",
+            Status::Skip,
+            "shell startup files left alone (--no-modify-profile)",
+        ));
+        vec![]
+    } else if args.shells.is_empty() {
         match settings.login_shell.as_deref().map(str::parse::<Shell>) {
             Some(Ok(s)) => vec![s],
             Some(Err(_)) => {

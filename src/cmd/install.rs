@@ -123,6 +123,7 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
             pythons: Vec::new(),
             no_probe: false,
             timeout: 20,
+            skip_shells: args.no_modify_profile,
         },
     )
 }
