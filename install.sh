@@ -108,9 +108,16 @@ install_from_source() {
     need cargo
     _src="${0%/install.sh}"
     say "building from source in $_src"
-    cargo build --release --locked --manifest-path "$_src/Cargo.toml" || err "the build failed"
+    need rustc
+    _host=$(rustc -vV | sed -n 's/^host: //p')
+    # Linux builds are static: `modelenv init` then starts without dynamic loader work.
+    case "$_host" in
+        *-linux-gnu) _flags="${RUSTFLAGS:-} -C target-feature=+crt-static" ;;
+        *) _flags="${RUSTFLAGS:-}" ;;
+    esac
+    RUSTFLAGS="$_flags" cargo build --release --locked --target "$_host" --manifest-path "$_src/Cargo.toml" || err "the build failed"
     mkdir -p "$1" || err "cannot create $1"
-    cp "$_src/target/release/modelenv" "$1/modelenv.tmp" || err "cannot write $1/modelenv"
+    cp "$_src/target/$_host/release/modelenv" "$1/modelenv.tmp" || err "cannot write $1/modelenv"
     mv "$1/modelenv.tmp" "$1/modelenv" || err "cannot write $1/modelenv"
 }
 

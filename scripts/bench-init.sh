@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
 command -v zoxide >/dev/null || { echo "needs zoxide (cargo install zoxide)" >&2; exit 2; }
-cargo build --release --quiet
-bin="$PWD/target/release/modelenv"
+# The binary as released: scripts/dist.sh builds it (static on Linux).
+bin=$(scripts/dist.sh "$(mktemp -d)" >/dev/null && printf '%s' "$PWD/target/$(rustc -vV | sed -n 's/^host: //p')/release/modelenv")
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
 mkdir -p "$home/.config/modelenv"

