@@ -34,6 +34,9 @@ _modelenv() {
             modelenv,install)
                 cmd="modelenv__subcmd__install"
                 ;;
+            modelenv,migrate)
+                cmd="modelenv__subcmd__migrate"
+                ;;
             modelenv,models)
                 cmd="modelenv__subcmd__models"
                 ;;
@@ -90,6 +93,9 @@ _modelenv() {
                 ;;
             modelenv__subcmd__help,install)
                 cmd="modelenv__subcmd__help__subcmd__install"
+                ;;
+            modelenv__subcmd__help,migrate)
+                cmd="modelenv__subcmd__help__subcmd__migrate"
                 ;;
             modelenv__subcmd__help,models)
                 cmd="modelenv__subcmd__help__subcmd__models"
@@ -164,7 +170,7 @@ _modelenv() {
 
     case "${cmd}" in
         modelenv)
-            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models prune scan config completions help"
+            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models prune scan migrate config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,7 +410,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__help)
-            opts="install uninstall init doctor usage models prune scan config completions help"
+            opts="install uninstall init doctor usage models prune scan migrate config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,6 +536,20 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -706,6 +726,28 @@ _modelenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__migrate)
+            opts="-h -V --apply --json --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --hf-home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -77,6 +77,12 @@ pub enum Command {
     /// Find project-local model caches and configs that point at them
     Scan(ScanArgs),
 
+    /// Move project-local caches into the central store and point their configs at it
+    #[command(
+        after_help = "Dry run by default: prints each merge, each config diff and the bytes freed.\nWith --apply a run stopped at any point is completed by running it again."
+    )]
+    Migrate(MigrateArgs),
+
     /// Read or change modelenv's config file
     Config {
         #[command(subcommand)]
@@ -316,4 +322,16 @@ pub struct LsArgs {
     /// Also read this project-local folder (repeatable)
     #[arg(long = "dir", value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Folders to migrate [default: the git root of the current directory]
+    pub dirs: Vec<PathBuf>,
+    /// Carry out the plan (without it: a dry run that changes nothing)
+    #[arg(long)]
+    pub apply: bool,
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }

@@ -184,6 +184,19 @@ pub fn revert(text: &str, originals: &Originals, what: &str) -> Result<String> {
     Ok(block::remove(&out, originals.added_eol, what)?.unwrap_or(out))
 }
 
+/// The line with its value replaced by `value`, keeping `export`, spacing, a trailing comment
+/// and the line ending. `None` when the line is not an assignment.
+pub fn replace_value(line: &str, value: &str) -> Option<String> {
+    let content = bare(line);
+    let (value_at, _) = parse_assignment(content)?;
+    let comment = trailing_comment(&content[value_at..]);
+    Some(format!(
+        "{}{value}{comment}{}",
+        &content[..value_at],
+        &line[content.len()..]
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

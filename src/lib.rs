@@ -10,6 +10,7 @@ pub mod config;
 pub mod dotenv;
 pub mod edit;
 pub mod fsutil;
+pub mod migrate;
 pub mod repo;
 pub mod resolve;
 pub mod scan;

@@ -204,28 +204,48 @@ fn env_assignment(line: &str) -> Option<(String, String)> {
     Some((k.to_owned(), v.to_owned()))
 }
 
-/// `hf_cache_dir: str = "./model_cache"`, `cache_dir="./model_cache"`, `CACHE = os.getenv("X", "./m")`.
+/// `hf_cache_dir: str = "./model_cache"` or `cache_dir="./model_cache"`: a name, an optional
+/// annotation, `=` and a string literal right after it. An expression such as
+/// `os.getenv("X") or …` is not a hard-coded default and is left alone.
 fn py_default(line: &str) -> Option<(String, String)> {
     let t = line.trim();
     if t.starts_with('#') {
         return None;
     }
-    // The first string literal on a line that assigns or passes a cache key.
-    let key_end = t.find(['=', ':'])?;
-    let key = t[..key_end].trim().trim_start_matches("self.");
-    let key = key
-        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .next_back()
-        .unwrap_or(key);
-    let rest = &t[key_end..];
-    let q = rest.find(['"', '\''])?;
-    let quote = rest.as_bytes()[q] as char;
-    let lit_end = rest[q + 1..].find(quote)?;
-    let value = &rest[q + 1..q + 1 + lit_end];
-    if key.is_empty() {
-        return None;
+    let b = t.as_bytes();
+    for (i, _) in t.match_indices('=') {
+        let prev = if i > 0 { b[i - 1] } else { b' ' };
+        let next = b.get(i + 1).copied().unwrap_or(b' ');
+        if matches!(prev, b'=' | b'!' | b'<' | b'>') || next == b'=' {
+            continue;
+        }
+        let rest = t[i + 1..].trim_start();
+        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let Some(end) = rest[1..].find(quote) else {
+            continue;
+        };
+        let value = &rest[1..1 + end];
+        // The name before `=`, past a `: type` annotation.
+        let before = t[..i].trim_end();
+        let before = match before.rfind(':') {
+            Some(c) if !before[c..].contains('(') => before[..c].trim_end(),
+            _ => before,
+        };
+        let key: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if !key.is_empty() {
+            return Some((key, value.to_owned()));
+        }
     }
-    Some((key.to_owned(), value.to_owned()))
+    None
 }
 
 /// `cache_dir: ./model_cache` (YAML) or `cache_dir = "./model_cache"` (TOML).

@@ -5,46 +5,13 @@ mod common;
 use std::fs;
 
 use common::TestEnv;
-use common::fixtures::{Hub, commit, git, lfs};
+use common::fixtures::{SEED_PROJECTS as PROJECTS, seed_monorepo};
 use serde_json::Value;
-
-const PROJECTS: [&str; 4] = [
-    "representations/latent-space/lens",
-    "alignment/steerability",
-    "web-tools/steerability",
-    "web-tools/latent-lens",
-];
 
 #[test]
 fn scan_finds_every_local_cache_and_config_and_the_savings() {
     let env = TestEnv::new();
-    let shared = vec![9u8; 200_000];
-    for (i, p) in PROJECTS.iter().enumerate() {
-        let dir = env.repo.join(p);
-        let hub = Hub::new(&dir.join("model_cache"));
-        let r = hub.repo("model", "org/shared-model");
-        let c = commit("shared");
-        r.snapshot(
-            &c,
-            &[git("config.json", b"{}"), lfs("model.safetensors", &shared)],
-        );
-        r.git_ref("main", &c);
-        let own = hub.repo("model", &format!("org/own-{i}"));
-        let co = commit(p);
-        own.snapshot(&co, &[lfs("model.safetensors", &vec![i as u8; 50_000])]);
-        own.git_ref("main", &co);
-        fs::write(
-            dir.join(".env.example"),
-            "PORT=8000\nHF_CACHE_DIR=./model_cache\n",
-        )
-        .unwrap();
-        fs::create_dir_all(dir.join("backend/app")).unwrap();
-        fs::write(
-            dir.join("backend/app/config.py"),
-            "class Settings:\n    port: int = 8000\n    hf_cache_dir: str = \"./model_cache\"\n",
-        )
-        .unwrap();
-    }
+    seed_monorepo(&env.repo);
     // Things scan must not enter or report.
     fs::create_dir_all(env.repo.join("node_modules/x/model_cache")).unwrap();
     fs::create_dir_all(env.repo.join(".venv")).unwrap();
@@ -81,10 +48,11 @@ fn scan_finds_every_local_cache_and_config_and_the_savings() {
         "{:#}",
         v["configs"]
     );
-    // Three of the four copies of the shared model are redundant.
+    // Three of the four copies of the shared model (weights, config.json, vocab.json) are
+    // redundant.
     assert_eq!(
         v["reclaimable_bytes"].as_u64().unwrap(),
-        3 * 200_000 + 3 * 2
+        3 * (200_000 + 22 + 8)
     );
     let human = common::stdout(&env.ok(&["scan"]));
     assert!(human.contains("Savings:"), "{human}");

@@ -7,6 +7,7 @@ pub mod init;
 pub mod install;
 pub mod inventory;
 pub mod manage;
+pub mod migrate;
 pub mod models;
 pub mod prune;
 pub mod scan;

@@ -228,3 +228,59 @@ impl Ollama {
         self.model("registry.ollama.ai", "library", model, tag, config, layers)
     }
 }
+
+/// The projects of the monorepo the plan describes.
+pub const SEED_PROJECTS: [&str; 4] = [
+    "representations/latent-space/lens",
+    "alignment/steerability",
+    "web-tools/steerability",
+    "web-tools/latent-lens",
+];
+
+/// Builds the seed's monorepo below `repo`: every project has its own `model_cache` (HF layout)
+/// with a model all four share and one of its own, `HF_CACHE_DIR=./model_cache` in its
+/// `.env.example` and a `"./model_cache"` default in `backend/app/config.py`. Returns each
+/// model's repo id with its files and bytes.
+pub fn seed_monorepo(repo: &Path) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+    let shared: Vec<(String, Vec<u8>)> = vec![
+        ("config.json".into(), b"{\"model_type\": \"gpt2\"}".to_vec()),
+        ("model.safetensors".into(), vec![9u8; 200_000]),
+        ("tokenizer/vocab.json".into(), b"{\"a\": 1}".to_vec()),
+    ];
+    let mut models = vec![("org/shared-model".to_owned(), shared.clone())];
+    for (i, p) in SEED_PROJECTS.iter().enumerate() {
+        let dir = repo.join(p);
+        let hub = Hub::new(&dir.join("model_cache"));
+        let put = |id: &str, files: &[(String, Vec<u8>)], label: &str| {
+            let r = hub.repo("model", id);
+            let c = commit(label);
+            let fs: Vec<File> = files
+                .iter()
+                .map(|(n, d)| File {
+                    path: n,
+                    data: d,
+                    lfs: n.ends_with(".safetensors"),
+                })
+                .collect();
+            r.snapshot(&c, &fs);
+            r.git_ref("main", &c);
+        };
+        put("org/shared-model", &shared, "shared");
+        let own_id = format!("org/own-{i}");
+        let own = vec![("model.safetensors".to_owned(), vec![i as u8 + 1; 50_000])];
+        put(&own_id, &own, p);
+        models.push((own_id, own));
+        fs::write(
+            dir.join(".env.example"),
+            "PORT=8000\nHF_CACHE_DIR=./model_cache\n",
+        )
+        .unwrap();
+        fs::create_dir_all(dir.join("backend/app")).unwrap();
+        fs::write(
+            dir.join("backend/app/config.py"),
+            "\"\"\"Settings for the backend.\"\"\"\n\n\nclass Settings:\n    port: int = 8000\n    hf_cache_dir: str = \"./model_cache\"\n\n\nsettings = Settings()\n",
+        )
+        .unwrap();
+    }
+    models
+}

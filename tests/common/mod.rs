@@ -196,3 +196,14 @@ pub fn python() -> String {
     std::env::var("MODELENV_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 pub mod fixtures;
+
+/// The paths whose entries differ between two snapshots (for short failure messages).
+pub fn changed(a: &BTreeMap<PathBuf, Entry>, b: &BTreeMap<PathBuf, Entry>) -> Vec<PathBuf> {
+    a.keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
