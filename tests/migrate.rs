@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fixtures::{SEED_PROJECTS, seed_monorepo};
+use common::fixtures::{SEED_PROJECTS, SeedModel, seed_monorepo};
 use common::{TestEnv, python};
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ fn py(env: &TestEnv, script: &str, args: &[&str], extra_env: &[(&str, &str)]) ->
 }
 
 /// Every file of every model loads from `hub` with its original bytes; the cache is valid.
-fn assert_all_central(env: &TestEnv, hub: &Path, models: &[(String, Vec<(String, Vec<u8>)>)]) {
+fn assert_all_central(env: &TestEnv, hub: &Path, models: &[SeedModel]) {
     for (id, files) in models {
         for (name, data) in files {
             let out = Command::new(python())

@@ -229,6 +229,9 @@ impl Ollama {
     }
 }
 
+/// A model's repo id and its files with their bytes.
+pub type SeedModel = (String, Vec<(String, Vec<u8>)>);
+
 /// The projects of the monorepo the plan describes.
 pub const SEED_PROJECTS: [&str; 4] = [
     "representations/latent-space/lens",
@@ -241,7 +244,7 @@ pub const SEED_PROJECTS: [&str; 4] = [
 /// with a model all four share and one of its own, `HF_CACHE_DIR=./model_cache` in its
 /// `.env.example` and a `"./model_cache"` default in `backend/app/config.py`. Returns each
 /// model's repo id with its files and bytes.
-pub fn seed_monorepo(repo: &Path) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+pub fn seed_monorepo(repo: &Path) -> Vec<SeedModel> {
     let shared: Vec<(String, Vec<u8>)> = vec![
         ("config.json".into(), b"{\"model_type\": \"gpt2\"}".to_vec()),
         ("model.safetensors".into(), vec![9u8; 200_000]),
