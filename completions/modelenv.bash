@@ -22,6 +22,9 @@ _modelenv() {
             modelenv,config)
                 cmd="modelenv__subcmd__config"
                 ;;
+            modelenv,dedupe)
+                cmd="modelenv__subcmd__dedupe"
+                ;;
             modelenv,doctor)
                 cmd="modelenv__subcmd__doctor"
                 ;;
@@ -81,6 +84,9 @@ _modelenv() {
                 ;;
             modelenv__subcmd__help,config)
                 cmd="modelenv__subcmd__help__subcmd__config"
+                ;;
+            modelenv__subcmd__help,dedupe)
+                cmd="modelenv__subcmd__help__subcmd__dedupe"
                 ;;
             modelenv__subcmd__help,doctor)
                 cmd="modelenv__subcmd__help__subcmd__doctor"
@@ -170,7 +176,7 @@ _modelenv() {
 
     case "${cmd}" in
         modelenv)
-            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models prune scan migrate config completions help"
+            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models prune scan dedupe migrate config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -371,6 +377,36 @@ _modelenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        modelenv__subcmd__dedupe)
+            opts="-h -V --apply --link --dir --json --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --link)
+                    COMPREPLY=($(compgen -W "hard reflink" -- "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         modelenv__subcmd__doctor)
             opts="-h -V --json --shell --repo --python --no-probe --timeout --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -410,7 +446,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__help)
-            opts="install uninstall init doctor usage models prune scan migrate config completions help"
+            opts="install uninstall init doctor usage models prune scan dedupe migrate config completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -482,6 +518,20 @@ _modelenv() {
         modelenv__subcmd__help__subcmd__config__subcmd__set)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__dedupe)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -77,6 +77,9 @@ pub enum Command {
     /// Find project-local model caches and configs that point at them
     Scan(ScanArgs),
 
+    /// Replace identical copies that must stay where they are with hard links or reflinks
+    Dedupe(DedupeArgs),
+
     /// Move project-local caches into the central store and point their configs at it
     #[command(
         after_help = "Dry run by default: prints each merge, each config diff and the bytes freed.\nWith --apply a run stopped at any point is completed by running it again."
@@ -334,4 +337,26 @@ pub struct MigrateArgs {
     /// Print JSON on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DedupeArgs {
+    /// Link the copies (without it: a dry run that changes nothing)
+    #[arg(long)]
+    pub apply: bool,
+    /// Hard links (one file, any filesystem that has them) or reflinks (copy-on-write clones)
+    #[arg(long, value_enum, default_value = "hard")]
+    pub link: LinkKind,
+    /// Also look in this folder (repeatable)
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LinkKind {
+    Hard,
+    Reflink,
 }

@@ -67,6 +67,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Usage(args) => cmd::usage::run(&settings, args),
         Command::Prune(args) => cmd::prune::run(&settings, args),
         Command::Scan(args) => cmd::scan::run(&settings, args),
+        Command::Dedupe(args) => cmd::dedupe::run(&settings, args),
         Command::Migrate(args) => cmd::migrate::run(&settings, &env, args),
         Command::Models { action } => match action {
             modelenv::cli::ModelsAction::Ls(args) => cmd::models::ls(&settings, args),

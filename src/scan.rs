@@ -32,6 +32,8 @@ pub struct Cache {
     pub bytes: u64,
     /// `hf-layout` (holds `models--*` folders), `named` (model_cache, .mlx_cache…) or `loose-file`.
     pub kind: &'static str,
+    /// The models in it, as `local:<id>` (filled in by `modelenv scan`).
+    pub models: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -83,6 +85,7 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
                     path: p.to_path_buf(),
                     bytes: dir_bytes(p),
                     kind: if hf_layout { "hf-layout" } else { "named" },
+                    models: Vec::new(),
                 });
                 it.skip_current_dir();
             }
@@ -92,6 +95,7 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
                 out.push(Cache {
                     path: p.to_path_buf(),
                     bytes,
+                    models: Vec::new(),
                     kind: "loose-file",
                 });
             }

@@ -35,6 +35,14 @@ fn scan_finds_every_local_cache_and_config_and_the_savings() {
     want.sort();
     assert_eq!(paths, want);
     for c in caches {
+        let models: Vec<&str> = c["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        assert_eq!(models.len(), 2, "{c}");
+        assert!(models.contains(&"model:org/shared-model"), "{c}");
         let p = std::path::Path::new(c["path"].as_str().unwrap());
         assert_eq!(
             c["bytes"].as_u64().unwrap(),

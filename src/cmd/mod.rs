@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod config;
+pub mod dedupe;
 pub mod doctor;
 pub mod init;
 pub mod install;

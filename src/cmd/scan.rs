@@ -68,6 +68,14 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
         &dirs,
         &[StoreKind::HfHub, StoreKind::Custom, StoreKind::Local],
     );
+    for c in caches.iter_mut() {
+        c.models = inv
+            .models
+            .iter()
+            .filter(|m| m.path.starts_with(&c.path))
+            .map(|m| format!("{}:{}", m.kind, m.id))
+            .collect();
+    }
     let cache = HashCache::load(Some(settings.cache_dir.join("hashes.json")));
     let warnings = Warnings::default();
     let mut files: Vec<_> = inv

@@ -170,7 +170,8 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// The user's files and links in a snapshot: folders and modelenv's own config and state left out.
+/// The user's files and links in a snapshot: folders and modelenv's own config, state and
+/// hash cache left out.
 pub fn user_files(snap: &BTreeMap<PathBuf, Entry>) -> BTreeMap<PathBuf, Entry> {
     snap.iter()
         .filter(|(p, e)| {
@@ -178,6 +179,7 @@ pub fn user_files(snap: &BTreeMap<PathBuf, Entry>) -> BTreeMap<PathBuf, Entry> {
             **e != Entry::Dir
                 && !s.contains(".config/modelenv/")
                 && !s.contains(".local/state/modelenv/")
+                && !s.contains(".cache/modelenv/")
         })
         .map(|(p, e)| (p.clone(), e.clone()))
         .collect()
