@@ -83,6 +83,11 @@ fn migrate(env: &TestEnv, args: &[&str]) -> std::process::Output {
 fn migrate_moves_everything_central_and_rewrites_configs() {
     let env = TestEnv::new();
     let models = seed_monorepo(&env.repo);
+    // A loose weight file next to the code goes to CUSTOM_MODEL_DIR/<project path>/.
+    let loose: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+    let loose_path = env.repo.join("alignment/steerability/weights/adapter.safetensors");
+    fs::create_dir_all(loose_path.parent().unwrap()).unwrap();
+    fs::write(&loose_path, &loose).unwrap();
     let before = env.snapshot();
     let dry = migrate(&env, &["--json"]);
     assert!(dry.status.success(), "{}", common::stderr(&dry));
@@ -92,7 +97,7 @@ fn migrate_moves_everything_central_and_rewrites_configs() {
         "the dry run changed something"
     );
     let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
-    assert_eq!(plan["caches"].as_array().unwrap().len(), 4);
+    assert_eq!(plan["caches"].as_array().unwrap().len(), 5);
     assert_eq!(plan["configs"].as_array().unwrap().len(), 8);
     assert!(
         plan["freed_bytes"].as_u64().unwrap() >= 3 * 200_000,
@@ -108,6 +113,9 @@ fn migrate_moves_everything_central_and_rewrites_configs() {
     );
     let hub = env.home.join(".cache/huggingface/hub");
     assert_all_central(&env, &hub, &models);
+    assert!(!loose_path.exists());
+    let moved = env.home.join("models/alignment/steerability/weights/adapter.safetensors");
+    assert_eq!(fs::read(&moved).unwrap(), loose, "the loose weights were not moved intact");
 
     let central = hub.display().to_string();
     for p in SEED_PROJECTS {
