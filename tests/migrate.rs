@@ -85,7 +85,9 @@ fn migrate_moves_everything_central_and_rewrites_configs() {
     let models = seed_monorepo(&env.repo);
     // A loose weight file next to the code goes to CUSTOM_MODEL_DIR/<project path>/.
     let loose: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
-    let loose_path = env.repo.join("alignment/steerability/weights/adapter.safetensors");
+    let loose_path = env
+        .repo
+        .join("alignment/steerability/weights/adapter.safetensors");
     fs::create_dir_all(loose_path.parent().unwrap()).unwrap();
     fs::write(&loose_path, &loose).unwrap();
     let before = env.snapshot();
@@ -114,8 +116,14 @@ fn migrate_moves_everything_central_and_rewrites_configs() {
     let hub = env.home.join(".cache/huggingface/hub");
     assert_all_central(&env, &hub, &models);
     assert!(!loose_path.exists());
-    let moved = env.home.join("models/alignment/steerability/weights/adapter.safetensors");
-    assert_eq!(fs::read(&moved).unwrap(), loose, "the loose weights were not moved intact");
+    let moved = env
+        .home
+        .join("models/alignment/steerability/weights/adapter.safetensors");
+    assert_eq!(
+        fs::read(&moved).unwrap(),
+        loose,
+        "the loose weights were not moved intact"
+    );
 
     let central = hub.display().to_string();
     for p in SEED_PROJECTS {

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::MigrateArgs;
@@ -34,23 +34,7 @@ struct Report {
 }
 
 pub fn run(settings: &Settings, env: &Env, args: &MigrateArgs) -> Result<ExitCode> {
-    let roots: Vec<PathBuf> = if args.dirs.is_empty() {
-        match crate::repo::git_root(&settings.cwd) {
-            Some(r) => vec![r],
-            None => bail!("not inside a git repository: pass the folders to migrate"),
-        }
-    } else {
-        args.dirs
-            .iter()
-            .map(|d| {
-                if d.is_absolute() {
-                    d.clone()
-                } else {
-                    settings.cwd.join(d)
-                }
-            })
-            .collect()
-    };
+    let roots = super::roots(settings, &args.dirs, "migrate")?;
     let _lock = if args.apply {
         Some(migrate::lock(settings)?)
     } else {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::ScanArgs;
@@ -29,23 +29,7 @@ struct Report<'a> {
 }
 
 pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
-    let roots: Vec<PathBuf> = if args.dirs.is_empty() {
-        match crate::repo::git_root(&settings.cwd) {
-            Some(r) => vec![r],
-            None => bail!("not inside a git repository: pass the folders to scan"),
-        }
-    } else {
-        args.dirs
-            .iter()
-            .map(|d| {
-                if d.is_absolute() {
-                    d.clone()
-                } else {
-                    settings.cwd.join(d)
-                }
-            })
-            .collect()
-    };
+    let roots = super::roots(settings, &args.dirs, "scan")?;
     let exclude = [
         settings.hf_home.clone(),
         settings.custom_model_dir.clone(),

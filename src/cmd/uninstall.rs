@@ -69,15 +69,8 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<ExitCode> {
         }
     }
     edits.push(state.edit(&settings.state_dir)?);
-    // modelenv's own state file is not the user's business in diffs and summaries.
-    let changed: Vec<&Edit> = edits
-        .iter()
-        .filter(|e| e.changes() && !e.real.starts_with(&settings.state_dir))
-        .collect();
+    let changed = super::user_changes(settings, &edits, args.dry_run);
     if args.dry_run {
-        for e in &changed {
-            print!("{}", e.diff(&show(settings, &e.path)));
-        }
         ui::note(format!(
             "dry run: {} file(s) would change; nothing was written",
             changed.len()
