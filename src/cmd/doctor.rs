@@ -918,8 +918,86 @@ fn ollama(settings: &Settings, env: &Env, probe: bool, timeout: Duration) -> Vec
             .hint(systemd_fix.clone())
         };
         out.push(c.path(&r.path));
+        // The service runs as its own user: it must be able to write the central folder.
+        if let Some(uid) = passwd_uid(&u.user)
+            && !writable_by(central, uid)
+        {
+            out.push(
+                Check::new(
+                    "ollama.systemd.writable",
+                    Status::Fail,
+                    format!("{shown} is not writable by the service user {}", u.user),
+                )
+                .hint(format!(
+                    "sudo chown -R {}:{} {}",
+                    u.user,
+                    u.user,
+                    central.display()
+                )),
+            );
+        }
+    }
+    if probe && let Some(c) = launchd(central, &shown, timeout) {
+        out.push(c);
     }
     out
+}
+
+/// The uid of a user in /etc/passwd.
+fn passwd_uid(user: &str) -> Option<u32> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    let line = passwd
+        .lines()
+        .find(|l| l.starts_with(&format!("{user}:")))?;
+    line.split(':').nth(2)?.parse().ok()
+}
+
+/// Whether `uid` may create files in `dir` (or its nearest existing ancestor), by its mode bits.
+fn writable_by(dir: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(m) = dir.ancestors().find_map(|a| std::fs::metadata(a).ok()) else {
+        return true;
+    };
+    uid == 0 || (m.uid() == uid && m.mode() & 0o200 != 0) || m.mode() & 0o002 != 0
+}
+
+/// macOS: the environment launchd gives the Ollama app (`launchctl getenv OLLAMA_MODELS`).
+fn launchd(central: &Path, shown: &str, timeout: Duration) -> Option<Check> {
+    if !cfg!(target_os = "macos") {
+        return None;
+    }
+    let launchctl = which::which("launchctl").ok()?;
+    let mut cmd = Command::new(launchctl);
+    cmd.args(["getenv", "OLLAMA_MODELS"]);
+    let value = String::from_utf8(run_probe(cmd, timeout).ok()?)
+        .ok()?
+        .trim()
+        .to_owned();
+    let fix = format!(
+        "launchctl setenv OLLAMA_MODELS {} and restart the Ollama app (check its own settings too)",
+        central.display()
+    );
+    Some(if value.is_empty() {
+        Check::new(
+            "ollama.launchd",
+            Status::Warn,
+            "launchd has no OLLAMA_MODELS: the Ollama app uses ~/.ollama/models",
+        )
+        .hint(fix)
+    } else if same_path(Path::new(&value), central) {
+        Check::new(
+            "ollama.launchd",
+            Status::Pass,
+            format!("launchd gives the Ollama app OLLAMA_MODELS={shown}"),
+        )
+    } else {
+        Check::new(
+            "ollama.launchd",
+            Status::Fail,
+            format!("launchd gives the Ollama app OLLAMA_MODELS={value}, not {shown}"),
+        )
+        .hint(fix)
+    })
 }
 
 /// A process's environment, or why it could not be read.
@@ -1178,4 +1256,21 @@ fn integrity(settings: &Settings) -> Vec<Check> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn writability_follows_owner_and_mode() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(d.path()).unwrap());
+        assert!(writable_by(&d.path().join("not/yet"), owner));
+        assert!(!writable_by(d.path(), owner.wrapping_add(12345)) || owner.wrapping_add(12345) == 0);
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(writable_by(d.path(), owner.wrapping_add(12345)));
+    }
 }
