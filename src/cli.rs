@@ -62,7 +62,7 @@ pub enum Command {
     )]
     Usage(UsageArgs),
 
-    /// List the models in every store
+    /// List, remove, archive and restore models in every store
     Models {
         #[command(subcommand)]
         action: ModelsAction,
