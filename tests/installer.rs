@@ -188,22 +188,28 @@ fn a_tampered_archive_is_refused() {
     nothing_installed(&env);
 }
 
+/// A folder of links to every tool in /usr/bin and /bin except `without`.
+fn path_without(env: &TestEnv, name: &str, without: &[&str]) -> PathBuf {
+    let bin = env.tmp.path().join(name);
+    fs::create_dir_all(&bin).unwrap();
+    for dir in ["/usr/bin", "/bin"] {
+        for e in fs::read_dir(dir).unwrap().flatten() {
+            let n = e.file_name();
+            if without.iter().any(|w| n == *w) || bin.join(&n).exists() {
+                continue;
+            }
+            std::os::unix::fs::symlink(e.path(), bin.join(&n)).unwrap();
+        }
+    }
+    bin
+}
+
 #[test]
 fn wget_is_used_when_curl_is_missing() {
     let server = serve(dist());
     let env = TestEnv::new();
-    // A PATH with the usual tools but no curl, and a wget that leaves a trace.
-    let bin = env.tmp.path().join("nocurl");
-    fs::create_dir_all(&bin).unwrap();
-    for dir in ["/usr/bin", "/bin"] {
-        for e in fs::read_dir(dir).unwrap().flatten() {
-            let name = e.file_name();
-            if name == "curl" || name == "wget" || bin.join(&name).exists() {
-                continue;
-            }
-            std::os::unix::fs::symlink(e.path(), bin.join(&name)).unwrap();
-        }
-    }
+    // The usual tools but no curl, and a wget that leaves a trace.
+    let bin = path_without(&env, "nocurl", &["curl", "wget"]);
     let trace = env.tmp.path().join("wget-called");
     fs::write(
         bin.join("wget"),
@@ -228,6 +234,39 @@ fn wget_is_used_when_curl_is_missing() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(env.home.join(".local/bin/modelenv").is_file());
     assert!(fs::read_to_string(&trace).unwrap().contains(".tar.gz"));
+}
+
+#[test]
+fn shasum_is_used_without_sha256sum_and_neither_means_refusal() {
+    let server = serve(dist());
+    let env = TestEnv::new();
+    let bin = path_without(&env, "noshasum", &["sha256sum"]);
+    let out = run_installer(
+        &env,
+        &script(),
+        &server.url,
+        &bin.display().to_string(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(env.home.join(".local/bin/modelenv").is_file());
+
+    let env2 = TestEnv::new();
+    let bin = path_without(&env2, "nohash", &["sha256sum", "shasum"]);
+    let out = run_installer(
+        &env2,
+        &script(),
+        &server.url,
+        &bin.display().to_string(),
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("neither sha256sum nor shasum"),
+        "{}",
+        common::stderr(&out)
+    );
+    nothing_installed(&env2);
 }
 
 #[test]

@@ -452,3 +452,68 @@ fn archive_across_filesystems_copies_and_verifies() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn prune_older_than_keeps_recent_items() {
+    let env = TestEnv::new();
+    let p = plant(&env);
+    age(&p.incomplete, 40 * 86_400);
+    let v = json(&env.ok(&["prune", "--json", "--older-than", "30d"]));
+    let paths: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [p.incomplete.to_str().unwrap()],
+        "only the 40-day-old download is older than 30d"
+    );
+    assert!(env.run(&["prune", "--older-than", "soon"]).status.code() == Some(2));
+}
+
+#[test]
+fn rm_asks_on_a_terminal() {
+    if which::which("script").is_err() {
+        panic!("`script` (util-linux) is needed to give modelenv a terminal");
+    }
+    let env = TestEnv::new();
+    plant(&env);
+    let manifest = env
+        .home
+        .join(".ollama/models/manifests/registry.ollama.ai/library/a/latest");
+    let run = |answer: &str| {
+        let cmd = format!("'{}' models rm ollama:a:latest", common::bin().display());
+        let mut c = env.cmd(&[]);
+        let envs: Vec<_> = c
+            .get_envs()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
+            .collect();
+        c = Command::new("script");
+        c.args(["-qec", &cmd, "/dev/null"])
+            .env_clear()
+            .envs(envs)
+            .current_dir(&env.home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let no = run("n\n");
+    assert!(manifest.exists(), "answering no removed the model");
+    assert!(
+        String::from_utf8_lossy(&no.stdout).contains("[y/N]"),
+        "{}",
+        String::from_utf8_lossy(&no.stdout)
+    );
+    run("y\n");
+    assert!(!manifest.exists(), "answering yes kept the model");
+}

@@ -1269,7 +1269,9 @@ mod tests {
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(d.path()).unwrap());
         assert!(writable_by(&d.path().join("not/yet"), owner));
-        assert!(!writable_by(d.path(), owner.wrapping_add(12345)) || owner.wrapping_add(12345) == 0);
+        assert!(
+            !writable_by(d.path(), owner.wrapping_add(12345)) || owner.wrapping_add(12345) == 0
+        );
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(writable_by(d.path(), owner.wrapping_add(12345)));
     }
