@@ -48,16 +48,6 @@ fn is_venv(dir: &Path) -> bool {
     dir.join("pyvenv.cfg").is_file() || dir.join("conda-meta").is_dir()
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
-}
-
 /// Project-local caches below `root`, outside `exclude` (the central stores).
 pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
     let mut out = Vec::new();
@@ -83,7 +73,7 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
             if e.depth() > 0 && (CACHE_NAMES.contains(&name.as_ref()) || hf_layout) {
                 out.push(Cache {
                     path: p.to_path_buf(),
-                    bytes: dir_bytes(p),
+                    bytes: crate::scan_size(p),
                     kind: if hf_layout { "hf-layout" } else { "named" },
                     models: Vec::new(),
                 });

@@ -14,8 +14,7 @@ use serde::Serialize;
 
 use crate::cli::{DedupeArgs, LinkKind};
 use crate::settings::Settings;
-use crate::stores::Warnings;
-use crate::stores::dupes::{self, HashCache, sha256_file};
+use crate::stores::dupes::sha256_file;
 use crate::units::human_size;
 
 use super::{inventory, show};
@@ -64,18 +63,13 @@ fn link_one(keep: &Path, copy: &Path, kind: LinkKind) -> Result<()> {
 }
 
 pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
-    let inv = inventory::read(settings, &args.dirs, &[]);
-    let cache = HashCache::load(Some(settings.cache_dir.join("hashes.json")));
-    let warnings = Warnings::default();
-    let groups = dupes::find(
-        inv.models.iter().flat_map(|m| m.contents.iter().cloned()),
-        &cache,
-        &warnings,
-    );
-    cache.save();
-    for w in warnings.into_vec() {
-        crate::ui::warn(w);
-    }
+    let mut inv = inventory::read(settings, &args.dirs, &[]);
+    let contents: Vec<_> = inv
+        .models
+        .iter()
+        .flat_map(|m| m.contents.iter().cloned())
+        .collect();
+    let groups = inventory::duplicates(settings, contents, true, &mut inv.warnings);
     let ollama_blobs = settings.ollama_models.join("blobs");
     let mut report = Report {
         applied: args.apply,

@@ -116,3 +116,23 @@ pub fn filesystems(settings: &Settings, inv: &Inventory) -> Vec<Filesystem> {
     }
     out
 }
+
+/// Duplicate content among `files`, with the hash cache unless `use_cache` is off; read
+/// problems go to stderr and into `inv_warnings`.
+pub fn duplicates(
+    settings: &Settings,
+    files: impl IntoIterator<Item = crate::stores::FileInfo>,
+    use_cache: bool,
+    inv_warnings: &mut Vec<String>,
+) -> Vec<crate::stores::dupes::DupGroup> {
+    use crate::stores::dupes::{self, HashCache};
+    let cache = HashCache::load(use_cache.then(|| settings.cache_dir.join("hashes.json")));
+    let warnings = crate::stores::Warnings::default();
+    let groups = dupes::find(files, &cache, &warnings);
+    cache.save();
+    for w in warnings.into_vec() {
+        ui::warn(&w);
+        inv_warnings.push(w);
+    }
+    groups
+}

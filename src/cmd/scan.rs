@@ -10,8 +10,7 @@ use serde::Serialize;
 use crate::cli::ScanArgs;
 use crate::scan::{self, Cache, ConfigLine};
 use crate::settings::Settings;
-use crate::stores::dupes::{self, HashCache};
-use crate::stores::{StoreKind, Warnings};
+use crate::stores::StoreKind;
 use crate::units::human_size;
 
 use super::show;
@@ -60,8 +59,6 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
             .map(|m| format!("{}:{}", m.kind, m.id))
             .collect();
     }
-    let cache = HashCache::load(Some(settings.cache_dir.join("hashes.json")));
-    let warnings = Warnings::default();
     let mut files: Vec<_> = inv
         .models
         .iter()
@@ -72,8 +69,8 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
             files.push(crate::stores::FileInfo::new(c.path.clone(), &m, None));
         }
     }
-    let groups = dupes::find(files, &cache, &warnings);
-    cache.save();
+    let mut warnings = inv.warnings.clone();
+    let groups = super::inventory::duplicates(settings, files, true, &mut warnings);
     let local_bytes: u64 = caches.iter().map(|c| c.bytes).sum();
     let duplicate_bytes: u64 = groups.iter().map(|g| g.wasted_bytes).sum();
     // Every local byte that already exists elsewhere is freed by centralising.

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::cli::UsageArgs;
 use crate::settings::Settings;
-use crate::stores::dupes::{self, DupGroup, HashCache};
-use crate::stores::{Model, ReclaimKind, StoreSummary, Warnings};
+use crate::stores::dupes::DupGroup;
+use crate::stores::{Model, ReclaimKind, StoreSummary};
 use crate::units::{ago, human_size};
 
 use super::inventory::{self, Filesystem};
@@ -37,19 +37,12 @@ struct Report<'a> {
 
 pub fn run(settings: &Settings, args: &UsageArgs) -> Result<ExitCode> {
     let mut inv = inventory::read(settings, &args.dirs, &args.stores);
-    let cache =
-        HashCache::load((!args.no_hash_cache).then(|| settings.cache_dir.join("hashes.json")));
-    let warnings = Warnings::default();
-    let groups = dupes::find(
-        inv.models.iter().flat_map(|m| m.contents.iter().cloned()),
-        &cache,
-        &warnings,
-    );
-    cache.save();
-    for w in warnings.into_vec() {
-        crate::ui::warn(&w);
-        inv.warnings.push(w);
-    }
+    let contents: Vec<_> = inv
+        .models
+        .iter()
+        .flat_map(|m| m.contents.iter().cloned())
+        .collect();
+    let groups = inventory::duplicates(settings, contents, !args.no_hash_cache, &mut inv.warnings);
     let fss = inventory::filesystems(settings, &inv);
     let sum = |k: ReclaimKind| {
         inv.reclaim
