@@ -173,6 +173,8 @@ main() {
     [ -n "$_to" ] || _to="$HOME/.local/bin"
     if [ -n "$_source" ] || in_checkout; then
         install_from_source "$_to"
+        # The checkout is modelenv's own repository, not one whose .env.example to manage.
+        cd "$HOME" || err "cannot enter $HOME"
     else
         install_release "$_to" "$_version"
     fi
