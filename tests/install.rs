@@ -352,9 +352,12 @@ fn unwritable_rc_as_non_root_is_refused() {
     let env = TestEnv::new();
     env.write(".zshenv", "export A=1\n");
     fs::set_permissions(env.tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // A copy of the binary that `nobody` may run, wherever the build folder is.
+    let program = env.tmp.path().join("modelenv");
+    fs::copy(common::bin(), &program).unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
     let before = env.snapshot();
     let mut cmd = env.cmd(&["install", "--shell", "zsh", "--no-doctor"]);
-    let program = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
     let mut wrapped = std::process::Command::new("setpriv");
     wrapped
