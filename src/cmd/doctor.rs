@@ -1125,7 +1125,7 @@ fn repo_checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
             .to_string();
         out.push(
             Check::new(format!("repo.cache.{rel}"), Status::Fail, format!("project-local model cache {rel} ({}) keeps its own copies", human_size(c.bytes)))
-                .hint("`modelenv scan` lists every such cache and config; move the models into the central cache, then delete the folder")
+                .hint("run `modelenv migrate` to see the plan, then `modelenv migrate --apply` to move it into the central cache")
                 .path(&c.path),
         );
     }
