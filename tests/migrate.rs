@@ -232,3 +232,42 @@ fn sigkill_at_any_point_then_rerun_loses_nothing_across_filesystems() {
     }
     assert!(kills >= 5, "the kill hook fired only {kills} times");
 }
+
+#[test]
+fn yaml_and_toml_cache_settings_are_rewritten() {
+    let env = TestEnv::new();
+    let dir = env.repo.join("tools/eval");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("config.yaml"),
+        "# eval settings\nbatch_size: 8\ncache_dir: ./model_cache  # local\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("settings.toml"),
+        "[model]\nname = \"gpt2\"\nhf_cache_dir = \"./model_cache\"\n",
+    )
+    .unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let hub = env
+        .home
+        .join(".cache/huggingface/hub")
+        .display()
+        .to_string();
+    let y = dir.join("config.yaml");
+    let t = dir.join("settings.toml");
+    let got = py(
+        &env,
+        "import sys, yaml, tomllib; print(yaml.safe_load(open(sys.argv[1]))['cache_dir']); print(tomllib.load(open(sys.argv[2], 'rb'))['model']['hf_cache_dir'])",
+        &[y.to_str().unwrap(), t.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(got, format!("{hub}\n{hub}\n"));
+    let yaml = fs::read_to_string(&y).unwrap();
+    assert!(
+        yaml.starts_with("# eval settings\nbatch_size: 8\ncache_dir: "),
+        "{yaml}"
+    );
+    assert!(yaml.ends_with("  # local\n"), "{yaml}");
+}
