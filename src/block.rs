@@ -62,10 +62,19 @@ pub fn find(lines: &[&str], what: &str) -> Result<Option<(usize, usize)>> {
 }
 
 /// Converts a block rendered with `\n` to the file's line endings.
+///
+/// Shells read the `\r` of a CRLF line as part of the last word, so in a CRLF file every line
+/// that is not already a comment ends in ` #`: the `\r` then belongs to a comment.
 fn with_eol(block: &str, eol: &str) -> String {
     let body = block.strip_suffix('\n').unwrap_or(block);
-    let mut out = body.split('\n').collect::<Vec<_>>().join(eol);
-    out.push_str(eol);
+    let mut out = String::with_capacity(block.len() + 32);
+    for line in body.split('\n') {
+        out.push_str(line);
+        if eol == "\r\n" && !line.trim_start().starts_with('#') && !line.trim().is_empty() {
+            out.push_str(" #");
+        }
+        out.push_str(eol);
+    }
     out
 }
 
@@ -184,7 +193,7 @@ mod tests {
         let (with, _) = upsert("a\r\n", B, At::End, "f").unwrap();
         assert_eq!(
             with,
-            "a\r\n# >>> modelenv >>>\r\nexport A=1\r\n# <<< modelenv <<<\r\n"
+            "a\r\n# >>> modelenv >>>\r\nexport A=1 #\r\n# <<< modelenv <<<\r\n"
         );
     }
 

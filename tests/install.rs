@@ -233,6 +233,9 @@ fn crlf_file_keeps_crlf_and_permissions() {
         fs::metadata(&p).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // The \r does not leak into the values.
+    require("zsh");
+    assert_vars(&env, "zsh", &["-c"], &central(&env));
 }
 
 #[test]
