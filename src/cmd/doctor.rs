@@ -1093,6 +1093,11 @@ fn systemd_unit(timeout: Duration) -> Option<Unit> {
     Some(Unit { user, home, env })
 }
 
+/// `p` relative to `root`, for check ids and messages.
+fn rel_to(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
 fn repo_checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
     let root = match repo {
         Some(r) => Some(if r.is_absolute() {
@@ -1117,12 +1122,7 @@ fn repo_checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
     ];
     let caches = crate::scan::caches(&root, &exclude);
     for c in &caches {
-        let rel = c
-            .path
-            .strip_prefix(&root)
-            .unwrap_or(&c.path)
-            .display()
-            .to_string();
+        let rel = rel_to(&root, &c.path);
         out.push(
             Check::new(format!("repo.cache.{rel}"), Status::Fail, format!("project-local model cache {rel} ({}) keeps its own copies", human_size(c.bytes)))
                 .hint("run `modelenv migrate` to see the plan, then `modelenv migrate --apply` to move it into the central cache")
@@ -1130,12 +1130,7 @@ fn repo_checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
         );
     }
     for c in crate::scan::configs(&root) {
-        let rel = c
-            .path
-            .strip_prefix(&root)
-            .unwrap_or(&c.path)
-            .display()
-            .to_string();
+        let rel = rel_to(&root, &c.path);
         out.push(
             Check::new(
                 format!("repo.config.{rel}:{}", c.line),
@@ -1201,12 +1196,7 @@ fn repo_checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
                 .status()
                 .is_ok_and(|s| s.success());
             if !ignored {
-                let rel = c
-                    .path
-                    .strip_prefix(&root)
-                    .unwrap_or(&c.path)
-                    .display()
-                    .to_string();
+                let rel = rel_to(&root, &c.path);
                 out.push(
                     Check::new(
                         format!("repo.gitignore.{rel}"),
