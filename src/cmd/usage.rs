@@ -221,8 +221,11 @@ fn print_human(
             human_size(g.size),
             &g.content[..g.content.len().min(20)]
         );
-        for c in &g.copies {
+        for c in g.copies.iter().take(4) {
             println!("      {}", show(settings, c));
+        }
+        if g.copies.len() > 4 {
+            println!("      … and {} more (all of them in --json)", g.copies.len() - 4);
         }
     }
 }
