@@ -225,7 +225,10 @@ fn print_human(
             println!("      {}", show(settings, c));
         }
         if g.copies.len() > 4 {
-            println!("      … and {} more (all of them in --json)", g.copies.len() - 4);
+            println!(
+                "      … and {} more (all of them in --json)",
+                g.copies.len() - 4
+            );
         }
     }
 }
