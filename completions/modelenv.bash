@@ -836,17 +836,17 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__models__subcmd__archive)
-            opts="-h -V --to --type --dry-run --json --hf-home --custom-model-dir --help --version"
+            opts="-h -V --type --dry-run --json --to --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --to)
+                --type)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --type)
+                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1018,7 +1018,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__models__subcmd__rm)
-            opts="-y -h -V --type --yes --dry-run --json --hf-home --custom-model-dir --help --version"
+            opts="-y -h -V --type --dry-run --json --yes --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -120,13 +120,13 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_see
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l type -d 'For hf-hub ids that exist as more than one repo type' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask for confirmation'
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l dry-run -d 'Show what would be removed and remove nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l dry-run -d 'Show what would happen and change nothing'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l json -d 'Print the summary as JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask for confirmation'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l to -d 'Folder to move it to, e.g. /media/drive/model-archive' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l type -d 'For hf-hub ids that exist as more than one repo type' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l to -d 'Folder to move it to, e.g. /media/drive/model-archive' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l dry-run -d 'Show what would happen and change nothing'

@@ -229,43 +229,32 @@ pub enum ModelsAction {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// The model as `usage` prints it: hf-hub:org/name, ollama:name:tag, custom:<path>
-    pub model: String,
-    /// For hf-hub ids that exist as more than one repo type
-    #[arg(long = "type", value_name = "TYPE")]
-    pub kind: Option<String>,
+    #[command(flatten)]
+    pub target: ModelTarget,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// Show what would be removed and remove nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the summary as JSON on stdout
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
-    /// The model: hf-hub:org/name or custom:<path>
-    pub model: String,
+    #[command(flatten)]
+    pub target: ModelTarget,
     /// Folder to move it to, e.g. /media/drive/model-archive
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
-    /// For hf-hub ids that exist as more than one repo type
-    #[arg(long = "type", value_name = "TYPE")]
-    pub kind: Option<String>,
-    /// Show what would happen and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the summary as JSON on stdout
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// The archived model: hf-hub:org/name or custom:<path>
+    #[command(flatten)]
+    pub target: ModelTarget,
+}
+
+/// The model a `models` subcommand acts on, and how it reports.
+#[derive(Debug, Args)]
+pub struct ModelTarget {
+    /// The model as `usage` prints it: hf-hub:org/name, ollama:name:tag, custom:<path>
     pub model: String,
     /// For hf-hub ids that exist as more than one repo type
     #[arg(long = "type", value_name = "TYPE")]

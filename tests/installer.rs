@@ -91,9 +91,26 @@ fn run_installer(
     path: &str,
     extra: &[(&str, &str)],
 ) -> Output {
+    pipe_to(env, &["dash"], script, &[], url, path, extra)
+}
+
+/// `cat install.sh | INTERP [-s -- ARGS]`: the script on stdin, a clean environment, the temp HOME.
+fn pipe_to(
+    env: &TestEnv,
+    interp: &[&str],
+    script: &[u8],
+    args: &[&str],
+    url: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> Output {
     let file = env.tmp.path().join("piped-install.sh");
     fs::write(&file, script).unwrap();
-    let mut c = Command::new("dash");
+    let mut c = Command::new(interp[0]);
+    c.args(&interp[1..]);
+    if !args.is_empty() {
+        c.arg("--").args(args);
+    }
     c.stdin(fs::File::open(&file).unwrap())
         .env_clear()
         .env("HOME", &env.home)
@@ -276,30 +293,16 @@ fn options_pass_through_and_sudo_is_refused() {
     let to = env.tmp.path().join("bin");
     let mut s = script();
     // `sh -s -- ARGS` is how arguments reach a piped script.
-    let out = {
-        let file = env.tmp.path().join("i.sh");
-        fs::write(&file, &s).unwrap();
-        Command::new("dash")
-            .args([
-                "-s",
-                "--",
-                "--to",
-                to.to_str().unwrap(),
-                "--shell",
-                "zsh",
-                "--no-modify-profile",
-                "-y",
-            ])
-            .stdin(fs::File::open(&file).unwrap())
-            .env_clear()
-            .env("HOME", &env.home)
-            .env("PATH", format!("{}:{}", to.display(), common::sys_path()))
-            .env("SHELL", "/bin/bash")
-            .env("MODELENV_DIST_URL", &server.url)
-            .current_dir(&env.home)
-            .output()
-            .unwrap()
-    };
+    let path = format!("{}:{}", to.display(), common::sys_path());
+    let args = [
+        "--to",
+        to.to_str().unwrap(),
+        "--shell",
+        "zsh",
+        "--no-modify-profile",
+        "-y",
+    ];
+    let out = pipe_to(&env, &["dash", "-s"], &s, &args, &server.url, &path, &[]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(to.join("modelenv").is_file());
     assert!(
@@ -338,20 +341,15 @@ fn it_runs_under_bash_zsh_sh_mode_and_busybox_ash() {
     ] {
         common::require(shell[0]);
         let env = TestEnv::new();
-        let file = env.tmp.path().join("i.sh");
-        fs::write(&file, script()).unwrap();
-        let out = Command::new(shell[0])
-            .args(&shell[1..])
-            .args(["--", "--no-modify-profile"])
-            .stdin(fs::File::open(&file).unwrap())
-            .env_clear()
-            .env("HOME", &env.home)
-            .env("PATH", common::sys_path())
-            .env("SHELL", "/bin/bash")
-            .env("MODELENV_DIST_URL", &server.url)
-            .current_dir(&env.home)
-            .output()
-            .unwrap();
+        let out = pipe_to(
+            &env,
+            shell,
+            &script(),
+            &["--no-modify-profile"],
+            &server.url,
+            &common::sys_path(),
+            &[],
+        );
         assert!(out.status.success(), "{shell:?}: {}", common::stderr(&out));
         assert!(env.home.join(".local/bin/modelenv").is_file(), "{shell:?}");
     }

@@ -237,6 +237,19 @@ fn rm_of_an_hf_repo_leaves_the_cache_valid() {
     );
 }
 
+/// org/m's weights load through huggingface_hub with their bytes, and the cache scans clean.
+fn assert_loads_from_a_valid_cache(env: &TestEnv, weights: &[u8]) {
+    assert_eq!(
+        try_to_load(env, "org/m", "w.safetensors").as_deref(),
+        Some(weights),
+        "org/m does not load with its bytes"
+    );
+    assert_eq!(
+        scan_warnings(&env.home.join(".cache/huggingface/hub")),
+        Vec::<String>::new()
+    );
+}
+
 fn try_to_load(env: &TestEnv, repo: &str, file: &str) -> Option<Vec<u8>> {
     let out = Command::new(python())
         .args(["-c", "import sys; from huggingface_hub import try_to_load_from_cache as t; p = t(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3]); sys.stdout.buffer.write(open(p, 'rb').read() if isinstance(p, str) else b'<none>')"])
@@ -298,15 +311,7 @@ fn archive_keeps_the_model_loadable_and_restore_brings_it_back() {
             .is_symlink()
     );
     assert_eq!(fs::read_link(&repo).unwrap(), drive.join("models--org--m"));
-    assert_eq!(
-        try_to_load(&env, "org/m", "w.safetensors").as_deref(),
-        Some(&weights[..]),
-        "not loadable through the link"
-    );
-    assert_eq!(
-        scan_warnings(&env.home.join(".cache/huggingface/hub")),
-        Vec::<String>::new()
-    );
+    assert_loads_from_a_valid_cache(&env, &weights);
 
     // The drive unplugged: the doctor names the model and the missing path.
     let unplugged = env.tmp.path().join("drive-away");
@@ -345,14 +350,7 @@ fn archive_keeps_the_model_loadable_and_restore_brings_it_back() {
         .map(|e| e.path().strip_prefix(&repo).unwrap().to_path_buf())
         .collect();
     assert_eq!(files_before, files_after);
-    assert_eq!(
-        try_to_load(&env, "org/m", "w.safetensors").as_deref(),
-        Some(&weights[..])
-    );
-    assert_eq!(
-        scan_warnings(&env.home.join(".cache/huggingface/hub")),
-        Vec::<String>::new()
-    );
+    assert_loads_from_a_valid_cache(&env, &weights);
 }
 
 #[test]
@@ -443,14 +441,7 @@ fn archive_across_filesystems_copies_and_verifies() {
                 .file_type()
                 .is_symlink()
     );
-    assert_eq!(
-        try_to_load(&env, "org/m", "w.safetensors").as_deref(),
-        Some(&weights[..])
-    );
-    assert_eq!(
-        scan_warnings(&env.home.join(".cache/huggingface/hub")),
-        Vec::<String>::new()
-    );
+    assert_loads_from_a_valid_cache(&env, &weights);
 }
 
 #[test]

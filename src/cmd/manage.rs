@@ -93,7 +93,8 @@ struct RmReport<'a> {
     dry_run: bool,
 }
 
-pub fn rm(settings: &Settings, args: &RmArgs) -> Result<ExitCode> {
+pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<ExitCode> {
+    let args = &rm.target;
     let (model, others) = find(settings, &args.model, args.kind.as_deref())?;
     let mut paths: Vec<PathBuf> = vec![model.path.clone()];
     let mut freed = model.bytes;
@@ -130,7 +131,7 @@ pub fn rm(settings: &Settings, args: &RmArgs) -> Result<ExitCode> {
     if !args.dry_run {
         if !confirm(
             &format!("remove {qualified} ({})?", human_size(freed)),
-            args.yes,
+            rm.yes,
         )? {
             eprintln!("nothing removed");
             return Ok(ExitCode::from(1));
@@ -309,7 +310,8 @@ struct MoveReport {
     dry_run: bool,
 }
 
-pub fn archive(settings: &Settings, args: &ArchiveArgs) -> Result<ExitCode> {
+pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<ExitCode> {
+    let args = &archive_args.target;
     let mut archives = Archives::load(settings)?;
     if let Some(p) = archives.pending.clone() {
         finish_pending(settings, &mut archives, &p)?;
@@ -328,10 +330,10 @@ pub fn archive(settings: &Settings, args: &ArchiveArgs) -> Result<ExitCode> {
             std::fs::read_link(&model.path)?.display()
         );
     }
-    let to_dir = if args.to.is_absolute() {
-        args.to.clone()
+    let to_dir = if archive_args.to.is_absolute() {
+        archive_args.to.clone()
     } else {
-        settings.cwd.join(&args.to)
+        settings.cwd.join(&archive_args.to)
     };
     let dest = to_dir.join(model.path.file_name().context("model path has no name")?);
     if dest.exists() {
@@ -359,7 +361,8 @@ pub fn archive(settings: &Settings, args: &ArchiveArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn restore(settings: &Settings, args: &RestoreArgs) -> Result<ExitCode> {
+pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<ExitCode> {
+    let args = &restore_args.target;
     let mut archives = Archives::load(settings)?;
     if let Some(p) = archives.pending.clone() {
         finish_pending(settings, &mut archives, &p)?;
