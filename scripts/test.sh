@@ -35,7 +35,7 @@ export MODELENV_TEST_PYTHON="$venv/bin/python"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --locked --lib --tests "$@" 2>&1 | tee "$log"
+cargo test --locked --no-fail-fast --lib --tests "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole suite, summed over every test binary.

@@ -37,6 +37,10 @@ fn failing(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The fake `ollama` server is visible to every doctor started meanwhile (the doctor scans all
+/// processes), so the test that starts it and the test that expects a clean report take turns.
+static OLLAMA_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn venv_bin() -> PathBuf {
     Path::new(&python()).parent().unwrap().to_path_buf()
 }
@@ -183,6 +187,7 @@ impl Drop for FakeServer {
 
 #[test]
 fn an_ollama_server_with_another_environment_fails() {
+    let _turn = OLLAMA_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let env = TestEnv::new();
     let bin = env.tmp.path().join("bin/ollama");
     fs::create_dir_all(bin.parent().unwrap()).unwrap();
@@ -264,6 +269,7 @@ fn a_missing_archive_target_is_flagged() {
 
 #[test]
 fn a_fresh_central_setup_passes_with_the_real_libraries() {
+    let _turn = OLLAMA_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     require("bash");
     let env = TestEnv::new();
     env.ok(&["install", "--shell", "bash", "--no-doctor"]);
