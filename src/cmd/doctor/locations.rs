@@ -1,0 +1,196 @@
+//! Central locations (exist or can be created, free space) and where each library resolves
+//! them under a set of variables: this process's (the `env` checks), or a fresh shell's.
+
+use std::path::{Path, PathBuf};
+
+use crate::cmd::show;
+use crate::resolve::{self, Resolved, Vars};
+use crate::settings::Settings;
+use crate::units::human_size;
+
+use super::{Check, Status, same_path};
+
+pub(super) fn checks(settings: &Settings) -> Vec<Check> {
+    let items = [
+        ("hf_home", "HF_HOME", settings.hf_home.clone()),
+        ("hub_cache", "hub cache", settings.hub_cache()),
+        (
+            "datasets_cache",
+            "datasets cache",
+            settings.datasets_cache(),
+        ),
+        (
+            "custom_model_dir",
+            "CUSTOM_MODEL_DIR",
+            settings.custom_model_dir.clone(),
+        ),
+    ];
+    let mut out: Vec<Check> = items
+        .into_iter()
+        .map(|(id, name, p)| {
+            let id = format!("location.{id}");
+            let shown = show(settings, &p);
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() => Check::new(id, Status::Pass, format!("{name}: {shown} exists")),
+                Ok(_) => Check::new(id, Status::Fail, format!("{name}: {shown} exists but is not a folder"))
+                    .hint("move it away or choose another location with `modelenv install --hf-home DIR`"),
+                Err(_) => match crate::fsutil::check_writable(&p) {
+                    Ok(()) => Check::new(id, Status::Pass, format!("{name}: {shown} will be created on first use")),
+                    Err(e) => Check::new(id, Status::Fail, format!("{name}: {shown} cannot be created: {e}"))
+                        .hint("choose a writable location with `modelenv config set hf_home DIR` and reinstall"),
+                },
+            }
+            .path(&p)
+        })
+        .collect();
+    // Free space where the hub cache lives, against the recommended headroom.
+    if let Some(at) = settings
+        .hub_cache()
+        .ancestors()
+        .find(|a| a.exists())
+        .map(Path::to_path_buf)
+        && let Ok(vfs) = rustix::fs::statvfs(&at)
+    {
+        let free = vfs.f_bavail * vfs.f_frsize;
+        let want = settings.headroom_bytes;
+        let msg = format!(
+            "{} free on the filesystem of {} (headroom {})",
+            human_size(free),
+            show(settings, &at),
+            human_size(want)
+        );
+        out.push(if free >= want {
+            Check::new("location.free_space", Status::Pass, msg)
+        } else {
+            Check::new("location.free_space", Status::Warn, msg)
+                .hint("free space with `modelenv prune --apply`, or `modelenv config set headroom 50GB` to change the target")
+        });
+    }
+    out
+}
+
+/// Each library's resolution under `vars`, compared with the central locations.
+/// `unset` is the status when CUSTOM_MODEL_DIR is missing altogether (`Skip`: say nothing).
+pub(super) fn libraries(
+    settings: &Settings,
+    vars: &dyn Vars,
+    prefix: &str,
+    origin: &str,
+    unset: Status,
+) -> Vec<Check> {
+    let fix = |var: Option<&str>| match var {
+        Some(v) => format!(
+            "fix or remove {v} where it is set (your shell startup files, .env, the service); `modelenv install` writes the right values"
+        ),
+        None => "run `modelenv install` and open a new shell".to_owned(),
+    };
+    let hub_central = settings.hub_cache();
+    let mut out = Vec::new();
+    let mut judge = |id: &str, library: &str, r: Resolved, want: &Path| {
+        let id = format!("{prefix}.{id}");
+        let c = if let Some(d) = &r.defect {
+            Check::new(id, Status::Fail, format!("{library}: {d} {origin}")).hint(fix(r.from))
+        } else if same_path(&r.path, want) {
+            Check::new(
+                id,
+                Status::Pass,
+                format!("{library} uses {} {origin}", show(settings, want)),
+            )
+        } else {
+            let why = r
+                .from
+                .map(|v| format!(" (from {v})"))
+                .unwrap_or_else(|| " (its default)".into());
+            Check::new(
+                id,
+                Status::Fail,
+                format!(
+                    "{library} uses {}{why} {origin}, not {}",
+                    r.path.display(),
+                    show(settings, want)
+                ),
+            )
+            .hint(fix(r.from))
+        };
+        out.push(c.path(&r.path));
+    };
+    judge(
+        "huggingface_hub",
+        "huggingface_hub and mlx-lm (hub cache)",
+        resolve::hub_cache(vars),
+        &hub_central,
+    );
+    judge(
+        "datasets",
+        "datasets (Arrow cache, HF_DATASETS_CACHE)",
+        resolve::datasets_cache(vars),
+        &settings.datasets_cache(),
+    );
+    judge(
+        "llama_cpp",
+        "llama.cpp (-hf downloads)",
+        resolve::llama_cache(vars),
+        &hub_central,
+    );
+    judge(
+        "ollama",
+        "Ollama (OLLAMA_MODELS)",
+        resolve::ollama_models(vars),
+        &settings.ollama_models,
+    );
+    // transformers 4.x lets the legacy variables win: any value other than the hub cache splits it.
+    for legacy in [
+        "TRANSFORMERS_CACHE",
+        "PYTORCH_TRANSFORMERS_CACHE",
+        "PYTORCH_PRETRAINED_BERT_CACHE",
+    ] {
+        if vars.var(legacy).is_some() {
+            let r = resolve::transformers_cache(vars, 4);
+            let id = format!("{prefix}.transformers");
+            let c = match &r.defect {
+                Some(d) => Check::new(id, Status::Fail, format!("transformers: {d} {origin}")).hint(fix(r.from)),
+                None if same_path(&r.path, &hub_central) => {
+                    Check::new(id, Status::Pass, format!("transformers: {legacy} equals the hub cache {origin} (harmless on 4.x and 5.x)"))
+                }
+                None => Check::new(
+                    id,
+                    Status::Fail,
+                    format!("transformers: {legacy}={} {origin} splits the cache on 4.x (from_pretrained uses it, everything else the hub cache) and is ignored on 5.x", r.path.display()),
+                )
+                .hint(format!("set {legacy} to {} or remove it", show(settings, &hub_central))),
+            };
+            out.push(c.path(&r.path));
+            break;
+        }
+    }
+    if let Some(x) = vars.var("HF_XET_CACHE") {
+        let p = PathBuf::from(x);
+        if x.contains('$') || !p.is_absolute() && !x.starts_with('~') {
+            out.push(Check::new(format!("{prefix}.xet"), Status::Fail, format!("HF_XET_CACHE={x} {origin}: xet-core expands `~` but not `$` variables, and it must be absolute")).hint(fix(Some("HF_XET_CACHE"))));
+        }
+    }
+    match vars.var("CUSTOM_MODEL_DIR") {
+        Some(v) if same_path(Path::new(v), &settings.custom_model_dir) => {}
+        Some(v) => out.push(
+            Check::new(
+                format!("{prefix}.custom_model_dir"),
+                Status::Fail,
+                format!(
+                    "CUSTOM_MODEL_DIR={v} {origin}, not {}",
+                    show(settings, &settings.custom_model_dir)
+                ),
+            )
+            .hint(fix(Some("CUSTOM_MODEL_DIR"))),
+        ),
+        None if unset == Status::Skip => {}
+        None => out.push(
+            Check::new(
+                format!("{prefix}.custom_model_dir"),
+                unset,
+                format!("CUSTOM_MODEL_DIR is not set {origin}"),
+            )
+            .hint(fix(None)),
+        ),
+    }
+    out
+}

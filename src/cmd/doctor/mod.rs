@@ -1,0 +1,277 @@
+//! `modelenv doctor`: proves that every library, shell, Python interpreter and the Ollama
+//! service really resolve to the central locations, and names each problem with its fix.
+//!
+//! Checks: central locations (and free space), this process's variables judged by each
+//! library's own rules, fresh login and interactive shells, the user's Python interpreters,
+//! the Ollama server and service, the repo (project-local caches and configs), and links in
+//! the stores that point nowhere. Slow probes (shells, interpreters, systemctl) run in
+//! parallel, each with a timeout.
+//!
+//! One file per kind of check: `locations` (the central folders, free space, and each
+//! library's resolution under a set of variables), `shells`, `python`, `ollama`, `repo` and
+//! `integrity`. This file runs them in order and prints the report.
+
+mod integrity;
+mod locations;
+mod ollama;
+mod python;
+mod repo;
+mod shells;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+use wait_timeout::ChildExt;
+
+use crate::cli::DoctorArgs;
+use crate::settings::{Env, Settings};
+use crate::shell::Shell;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub id: String,
+    pub status: Status,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The path this check resolved or inspected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl Check {
+    fn new(id: impl Into<String>, status: Status, message: impl Into<String>) -> Check {
+        Check {
+            id: id.into(),
+            status,
+            message: message.into(),
+            hint: None,
+            path: None,
+        }
+    }
+    fn hint(mut self, h: impl Into<String>) -> Check {
+        self.hint = Some(h.into());
+        self
+    }
+    fn path(mut self, p: &Path) -> Check {
+        self.path = Some(p.to_path_buf());
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    ok: bool,
+    central: Central,
+    checks: &'a [Check],
+}
+
+#[derive(Serialize)]
+struct Central {
+    hf_home: PathBuf,
+    hub_cache: PathBuf,
+    datasets_cache: PathBuf,
+    custom_model_dir: PathBuf,
+    ollama_models: PathBuf,
+}
+
+pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<ExitCode> {
+    let timeout = Duration::from_secs(args.timeout);
+    let mut checks = locations::checks(settings);
+    checks.extend(locations::libraries(
+        settings,
+        env,
+        "env",
+        "in this process",
+        Status::Warn,
+    ));
+    let shells = if args.skip_shells {
+        checks.push(Check::new(
+            "shell",
+            Status::Skip,
+            "shell startup files left alone (--no-modify-profile)",
+        ));
+        vec![]
+    } else if args.shells.is_empty() {
+        match settings.login_shell.as_deref().map(str::parse::<Shell>) {
+            Some(Ok(s)) => vec![s],
+            Some(Err(_)) => {
+                checks.push(
+                    Check::new(
+                        "shell",
+                        Status::Skip,
+                        format!(
+                            "$SHELL is {}, which modelenv does not configure",
+                            settings.login_shell.as_deref().unwrap_or("")
+                        ),
+                    )
+                    .hint("pass --shell bash|zsh|fish to check one of those"),
+                );
+                vec![]
+            }
+            None => vec![],
+        }
+    } else {
+        args.shells.clone()
+    };
+    let (shell_checks, python_checks, ollama_checks) = if args.no_probe {
+        (
+            vec![Check::new(
+                "shell",
+                Status::Skip,
+                "fresh shells not started (--no-probe)",
+            )],
+            vec![Check::new(
+                "python",
+                Status::Skip,
+                "Python interpreters not probed (--no-probe)",
+            )],
+            ollama::checks(settings, env, false, timeout),
+        )
+    } else {
+        std::thread::scope(|s| {
+            let sh = s.spawn(|| {
+                shells
+                    .iter()
+                    .flat_map(|sh| shells::fresh_shell(settings, env, *sh, timeout))
+                    .collect::<Vec<_>>()
+            });
+            let py = s.spawn(|| python::checks(settings, env, &args.pythons, timeout));
+            let ol = s.spawn(|| ollama::checks(settings, env, true, timeout));
+            (
+                sh.join().unwrap_or_default(),
+                py.join().unwrap_or_default(),
+                ol.join().unwrap_or_default(),
+            )
+        })
+    };
+    checks.extend(shell_checks);
+    checks.extend(shells::fish_universal(settings));
+    checks.extend(python_checks);
+    checks.extend(ollama_checks);
+    checks.extend(repo::checks(settings, args.repo.as_deref()));
+    checks.extend(integrity::checks(settings));
+
+    let ok = !checks.iter().any(|c| c.status == Status::Fail);
+    if args.json {
+        let central = Central {
+            hf_home: settings.hf_home.clone(),
+            hub_cache: settings.hub_cache(),
+            datasets_cache: settings.datasets_cache(),
+            custom_model_dir: settings.custom_model_dir.clone(),
+            ollama_models: settings.ollama_models.clone(),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Report {
+                ok,
+                central,
+                checks: &checks
+            })?
+        );
+    } else {
+        print_human(&checks);
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_human(checks: &[Check]) {
+    use console::style;
+    let mut section = "";
+    for c in checks {
+        let group = c.id.split('.').next().unwrap_or("");
+        if group != section {
+            section = group;
+            let title = match group {
+                "location" => "Central locations",
+                "env" => "This process",
+                "shell" => "Fresh shells",
+                "python" => "Python libraries",
+                "ollama" => "Ollama",
+                "repo" => "The repo",
+                "integrity" => "Links in the stores",
+                other => other,
+            };
+            println!("{}", style(title).bold());
+        }
+        let mark = match c.status {
+            Status::Pass => style("✓").green(),
+            Status::Warn => style("!").yellow(),
+            Status::Fail => style("✗").red(),
+            Status::Skip => style("-").dim(),
+        };
+        println!("  {mark} {}", c.message);
+        if let Some(h) = &c.hint {
+            println!("      {} {h}", style("hint:").green());
+        }
+    }
+}
+
+/// Whether `have` names the same folder as `want`: canonical paths when they exist, else lexical.
+pub fn same_path(have: &Path, want: &Path) -> bool {
+    match (have.canonicalize(), want.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => crate::settings::normalize(have) == crate::settings::normalize(want),
+    }
+}
+
+/// Brackets what `print_env` prints, so the shell checks find it among whatever the startup
+/// files print.
+const MARK: &str = "\u{1}MODELENV-ENV\u{1}";
+
+/// Hidden helper run inside a fresh shell: prints its exported environment between markers.
+pub fn print_env() {
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = Vec::new();
+    buf.extend_from_slice(MARK.as_bytes());
+    for (k, v) in std::env::vars_os() {
+        buf.extend_from_slice(k.as_bytes());
+        buf.push(b'=');
+        buf.extend_from_slice(v.as_bytes());
+        buf.push(0);
+    }
+    buf.extend_from_slice(MARK.as_bytes());
+    let _ = std::io::stdout().lock().write_all(&buf);
+}
+
+/// Runs a probe with stdin closed, stderr dropped, and a time limit; returns its stdout.
+/// Shared by the shell, Python and Ollama checks.
+fn run_probe(mut cmd: Command, timeout: Duration) -> Result<Vec<u8>> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn()?;
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    match child.wait_timeout(timeout)? {
+        Some(_) => {}
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("timed out after {}s", timeout.as_secs());
+        }
+    }
+    Ok(reader.join().unwrap_or_default())
+}
