@@ -194,13 +194,148 @@ fn scan_repo(repo: &Path, store: StoreKind, warnings: &Warnings) -> RepoScan {
 }
 
 /// Reads one repo folder. `Err` names why huggingface_hub would call it corrupt.
+///
+/// The steps, in order: open the folder and read its name, read `blobs/`, `refs/` and the
+/// side folders, walk `snapshots/`, then sum up the model and what can be reclaimed.
 fn scan_repo_inner(
     repo: &Path,
     store: StoreKind,
     out: &mut RepoScan,
     errors: &mut Vec<String>,
 ) -> Result<(), String> {
-    let mut repo_fd = match fastfs::OpenDir::open(repo) {
+    let (mut repo_fd, kind, id) = open_repo(repo, out)?;
+    let children = repo_fd
+        .entries()
+        .map_err(|e| format!("cannot list it: {e}"))?;
+    let child = |n: &str| children.iter().find(|c| c.name == n).map(|c| c.kind);
+    let qualified = format!("{}:{id}", store.name());
+
+    let mut files = RepoFiles::default();
+    if child("blobs").is_some() {
+        read_blobs(&repo_fd, repo, store, &qualified, &mut files, out, errors);
+    }
+    let blob_count = files.infos.len();
+
+    // refs/: branch or PR name → commit hash (file content as is, like huggingface_hub).
+    let mut refs_by_hash: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    match child("refs") {
+        Some(fastfs::Kind::File) => return Err("refs is a file".into()),
+        Some(_) => {
+            if let Ok(rfd) = repo_fd.sub(OsStr::new("refs")) {
+                read_refs(rfd, &repo.join("refs"), "", &mut refs_by_hash, out, errors);
+            }
+        }
+        None => {}
+    }
+
+    // Small side folders count toward the store's bytes.
+    for side in [".no_exist", "trees"] {
+        if child(side).is_some()
+            && let Ok(fd) = repo_fd.sub(OsStr::new(side))
+        {
+            let mut found = Vec::new();
+            fastfs::files_below(fd, &repo.join(side), &mut found, errors);
+            out.physical.extend(found.iter().map(FileInfo::physical));
+        }
+    }
+
+    if child("snapshots").is_none() {
+        return Err("no snapshots folder".into());
+    }
+    let snaps = read_snapshots(&repo_fd, repo, &mut files, &mut refs_by_hash, out, errors)?;
+    if !refs_by_hash.is_empty() {
+        let missing: Vec<String> = refs_by_hash
+            .iter()
+            .map(|(h, r)| format!("{} -> {h}", r.iter().cloned().collect::<Vec<_>>().join(",")))
+            .collect();
+        return Err(format!(
+            "refs point to missing snapshots: {}",
+            missing.join("; ")
+        ));
+    }
+
+    let infos = &files.infos;
+    let bytes: u64 = snaps.reached.iter().map(|&i| infos[i].size).sum();
+    let (last_modified, last_accessed) = repo_times(&repo_fd, infos, &snaps.reached);
+    reclaim_detached(store, &qualified, infos, &snaps, out);
+    reclaim_orphans(store, &qualified, &infos[..blob_count], &snaps.reached, out);
+
+    let Snapshots {
+        revisions, reached, ..
+    } = snaps;
+    let mut reached: Vec<usize> = reached.into_iter().collect();
+    reached.sort_by(|a, b| infos[*a].path.as_os_str().cmp(infos[*b].path.as_os_str()));
+    let contents: Vec<FileInfo> = reached.into_iter().map(|i| infos[i].clone()).collect();
+    let mut refs: Vec<String> = revisions
+        .iter()
+        .flat_map(|r| r.refs.iter().cloned())
+        .collect();
+    refs.sort();
+    out.model = Some(Model {
+        store,
+        id,
+        kind: kind.to_owned(),
+        bytes,
+        path: repo.to_path_buf(),
+        last_modified: Some(last_modified),
+        last_accessed: Some(last_accessed),
+        files: contents.len(),
+        refs,
+        revisions,
+        contents,
+    });
+    Ok(())
+}
+
+/// Every file a repo's snapshots may reach, each known by its index: the `blobs/` entries
+/// first, then the files snapshots reach elsewhere (links out of `blobs/`, and plain files in
+/// a snapshot without symlinks). Indexes let revisions share a blob without copying it.
+#[derive(Default)]
+struct RepoFiles {
+    infos: Vec<FileInfo>,
+    /// Path → index into `infos`, so a snapshot link finds the blob it lands on.
+    index: FxHashMap<OsString, usize>,
+}
+
+impl RepoFiles {
+    /// Adds a file that snapshot links may land on; returns its index.
+    fn add_linkable(&mut self, info: FileInfo) -> usize {
+        self.index
+            .insert(info.path.clone().into_os_string(), self.infos.len());
+        self.infos.push(info);
+        self.infos.len() - 1
+    }
+
+    /// Adds a plain file of a snapshot, which is its own blob and no link's target.
+    fn add_own(&mut self, info: FileInfo) -> usize {
+        self.infos.push(info);
+        self.infos.len() - 1
+    }
+
+    /// The index of the file a snapshot link at `bp` lands on, added on first sight when it
+    /// lies outside `blobs/`. `None` for a link to a folder, which is skipped. `Err` when the
+    /// link is broken, which makes huggingface_hub call the repo corrupt.
+    fn link_target(&mut self, bp: PathBuf) -> Result<Option<usize>, String> {
+        if let Some(&i) = self.index.get(bp.as_os_str()) {
+            return Ok(Some(i));
+        }
+        match fs::metadata(&bp) {
+            // A link to a folder is a folder: huggingface_hub's glob walks it.
+            Ok(m) if m.is_dir() => Ok(None),
+            Ok(m) => Ok(Some(self.add_linkable(FileInfo::new(bp, &m, None)))),
+            Err(_) => Err(format!("blob missing (broken symlink): {}", bp.display())),
+        }
+    }
+}
+
+/// Opens a repo folder and reads its kind and id from its name (`models--org--name`), since
+/// everything after depends on both. A file in a repo's place still counts toward the store's
+/// bytes before the repo is called corrupt.
+fn open_repo(
+    repo: &Path,
+    out: &mut RepoScan,
+) -> Result<(fastfs::OpenDir, &'static str, String), String> {
+    let repo_fd = match fastfs::OpenDir::open(repo) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
             if let Ok(m) = fs::metadata(repo) {
@@ -224,91 +359,91 @@ fn scan_repo_inner(
         .ok_or("not a hub cache folder (no `--` in its name)")?;
     let kind = repo_type(prefix).ok_or_else(|| format!("unknown repo type `{prefix}`"))?;
     let id = rest.replace("--", "/");
-    let children = repo_fd
-        .entries()
-        .map_err(|e| format!("cannot list it: {e}"))?;
-    let child = |n: &str| children.iter().find(|c| c.name == n).map(|c| c.kind);
-    let qualified = format!("{}:{id}", store.name());
+    Ok((repo_fd, kind, id))
+}
 
-    // Every file a snapshot may reach, by index; blobs/ entries come first.
-    let mut infos: Vec<FileInfo> = Vec::new();
-    let mut index: FxHashMap<OsString, usize> = FxHashMap::default();
+/// Reads `blobs/` into `files` before any snapshot, so links find their blobs by path. Every
+/// entry counts toward the store's bytes; `.incomplete` downloads are reclaimable at once; and
+/// links into a shared blob store are noted, so `scan` can tell which shared payloads no repo
+/// uses any more.
+fn read_blobs(
+    repo_fd: &fastfs::OpenDir,
+    repo: &Path,
+    store: StoreKind,
+    qualified: &str,
+    files: &mut RepoFiles,
+    out: &mut RepoScan,
+    errors: &mut Vec<String>,
+) {
     let blobs_dir = repo.join("blobs");
-    if child("blobs").is_some()
-        && let Ok(mut bfd) = repo_fd.sub(OsStr::new("blobs"))
-    {
-        for e in bfd.entries().unwrap_or_default() {
-            let path = blobs_dir.join(&e.name);
-            let bname = e.name.to_string_lossy();
-            let st = match bfd.stat(&e.name, true) {
-                Ok(st) => st,
-                Err(_) => {
-                    errors.push(format!("{}: broken blob link", path.display()));
-                    continue;
-                }
-            };
-            if e.kind == fastfs::Kind::Symlink
-                && let Ok(t) = bfd.readlink(&e.name)
-            {
-                out.shared_targets.push(normalize(&blobs_dir.join(t)));
-            }
-            let info = FileInfo::from_stat(path, &st, name_hash(&bname));
-            if bname.ends_with(".incomplete") {
-                out.reclaim.push(Reclaim {
-                    store,
-                    kind: ReclaimKind::Incomplete,
-                    path: info.path.clone(),
-                    bytes: info.size,
-                    model: Some(qualified.clone()),
-                    blobs: Vec::new(),
-                    mtime: Some(info.mtime),
-                });
-            }
-            out.physical.push(info.physical());
-            index.insert(info.path.clone().into_os_string(), infos.len());
-            infos.push(info);
-        }
-    }
-    let blob_count = infos.len();
-
-    // refs/: branch or PR name → commit hash (file content as is, like huggingface_hub).
-    let mut refs_by_hash: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    match child("refs") {
-        Some(fastfs::Kind::File) => return Err("refs is a file".into()),
-        Some(_) => {
-            if let Ok(rfd) = repo_fd.sub(OsStr::new("refs")) {
-                read_refs(rfd, &repo.join("refs"), "", &mut refs_by_hash, out, errors);
-            }
-        }
-        None => {}
-    }
-
-    // Small side folders count toward the store's bytes.
-    for side in [".no_exist", "trees"] {
-        if child(side).is_some()
-            && let Ok(fd) = repo_fd.sub(OsStr::new(side))
-        {
-            let mut files = Vec::new();
-            fastfs::files_below(fd, &repo.join(side), &mut files, errors);
-            out.physical.extend(files.iter().map(FileInfo::physical));
-        }
-    }
-
-    let snapshots = repo.join("snapshots");
-    let mut snap_fd = match child("snapshots") {
-        Some(_) => repo_fd
-            .sub(OsStr::new("snapshots"))
-            .map_err(|_| "no snapshots folder".to_string())?,
-        None => return Err("no snapshots folder".into()),
+    let Ok(mut bfd) = repo_fd.sub(OsStr::new("blobs")) else {
+        return;
     };
+    for e in bfd.entries().unwrap_or_default() {
+        let path = blobs_dir.join(&e.name);
+        let bname = e.name.to_string_lossy();
+        let st = match bfd.stat(&e.name, true) {
+            Ok(st) => st,
+            Err(_) => {
+                errors.push(format!("{}: broken blob link", path.display()));
+                continue;
+            }
+        };
+        if e.kind == fastfs::Kind::Symlink
+            && let Ok(t) = bfd.readlink(&e.name)
+        {
+            out.shared_targets.push(normalize(&blobs_dir.join(t)));
+        }
+        let info = FileInfo::from_stat(path, &st, name_hash(&bname));
+        if bname.ends_with(".incomplete") {
+            out.reclaim.push(Reclaim {
+                store,
+                kind: ReclaimKind::Incomplete,
+                path: info.path.clone(),
+                bytes: info.size,
+                model: Some(qualified.to_owned()),
+                blobs: Vec::new(),
+                mtime: Some(info.mtime),
+            });
+        }
+        out.physical.push(info.physical());
+        files.add_linkable(info);
+    }
+}
+
+/// What a repo's snapshots reach.
+struct Snapshots {
+    /// One per snapshot folder, in commit order.
+    revisions: Vec<Revision>,
+    /// Indexes into the repo's files reached by any snapshot: the model's contents.
+    reached: FxHashSet<usize>,
+    /// Indexes reached by each revision, in the order of `revisions`.
+    rev_blobs: Vec<FxHashSet<usize>>,
+}
+
+/// Walks `snapshots/`, one revision per commit folder, and names each with its refs. The refs
+/// found are taken out of `refs_by_hash`, so whatever is left names a missing snapshot.
+fn read_snapshots(
+    repo_fd: &fastfs::OpenDir,
+    repo: &Path,
+    files: &mut RepoFiles,
+    refs_by_hash: &mut BTreeMap<String, BTreeSet<String>>,
+    out: &mut RepoScan,
+    errors: &mut Vec<String>,
+) -> Result<Snapshots, String> {
+    let snapshots = repo.join("snapshots");
+    let mut snap_fd = repo_fd
+        .sub(OsStr::new("snapshots"))
+        .map_err(|_| "no snapshots folder".to_string())?;
     let mut revs = snap_fd
         .entries()
         .map_err(|e| format!("cannot read snapshots: {e}"))?;
     revs.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut revisions = Vec::new();
-    // Indexes into `infos` reached by any snapshot, and by each.
-    let mut reached: FxHashSet<usize> = FxHashSet::default();
-    let mut rev_blobs: Vec<FxHashSet<usize>> = Vec::new();
+    let mut snaps = Snapshots {
+        revisions: Vec::new(),
+        reached: FxHashSet::default(),
+        rev_blobs: Vec::new(),
+    };
     for rev in revs {
         let commit = rev.name.to_string_lossy().into_owned();
         if FILES_TO_IGNORE.contains(&commit.as_str()) {
@@ -325,112 +460,130 @@ fn scan_repo_inner(
                 continue;
             }
         };
-        let mut used: FxHashSet<usize> = FxHashSet::default();
-        let mut files = 0usize;
-        let mut max_mtime: Option<f64> = None;
-        let mut stack = vec![(rev_fd, rev_path.clone())];
-        while let Some((mut dfd, dpath)) = stack.pop() {
-            let list = match dfd.entries() {
-                Ok(l) => l,
-                Err(e) => {
-                    errors.push(format!("{}: {e}", dpath.display()));
-                    continue;
-                }
-            };
-            for e in list {
-                let idx = match e.kind {
-                    fastfs::Kind::Dir => {
-                        let fpath = dpath.join(&e.name);
-                        match dfd.sub(&e.name) {
-                            Ok(fd) => stack.push((fd, fpath)),
-                            Err(err) => errors.push(format!("{}: {err}", fpath.display())),
-                        }
-                        continue;
-                    }
-                    fastfs::Kind::Symlink => {
-                        let target = match dfd.readlink(&e.name) {
-                            Ok(t) => t,
-                            Err(err) => {
-                                errors.push(format!("{}: {err}", dpath.join(&e.name).display()));
-                                continue;
-                            }
-                        };
-                        let bp = join_normalized(&dpath, &target);
-                        match index.get(bp.as_os_str()) {
-                            Some(&i) => i,
-                            None => match fs::metadata(&bp) {
-                                // A link to a folder is a folder: huggingface_hub's glob walks it.
-                                Ok(m) if m.is_dir() => continue,
-                                Ok(m) => {
-                                    index.insert(bp.clone().into_os_string(), infos.len());
-                                    infos.push(FileInfo::new(bp, &m, None));
-                                    infos.len() - 1
-                                }
-                                Err(_) => {
-                                    return Err(format!(
-                                        "blob missing (broken symlink): {}",
-                                        bp.display()
-                                    ));
-                                }
-                            },
-                        }
-                    }
-                    fastfs::Kind::File => match dfd.stat(&e.name, false) {
-                        // No-symlink layout: the snapshot file is its own blob.
-                        Ok(st) => {
-                            let info = FileInfo::from_stat(dpath.join(&e.name), &st, None);
-                            out.physical.push(info.physical());
-                            infos.push(info);
-                            infos.len() - 1
-                        }
-                        Err(err) => {
-                            errors.push(format!("{}: {err}", dpath.join(&e.name).display()));
-                            continue;
-                        }
-                    },
-                    fastfs::Kind::Other => continue,
-                };
-                files += 1;
-                let mt = infos[idx].mtime;
-                max_mtime = Some(max_mtime.map_or(mt, |x: f64| x.max(mt)));
-                reached.insert(idx);
-                used.insert(idx);
-            }
-        }
-        let rev_mtime = max_mtime.or_else(|| {
+        let walk = walk_revision(
+            rev_fd,
+            rev_path.clone(),
+            files,
+            &mut snaps.reached,
+            out,
+            errors,
+        )?;
+        let rev_mtime = walk.max_mtime.or_else(|| {
             snap_fd
                 .stat(&rev.name, true)
                 .ok()
                 .map(|st| Time::of_stat(&st).0.0)
         });
-        let bytes = used.iter().map(|&i| infos[i].size).sum();
+        let bytes = walk.used.iter().map(|&i| files.infos[i].size).sum();
         let refs: Vec<String> = refs_by_hash
             .remove(&commit)
             .map(|s| s.into_iter().collect())
             .unwrap_or_default();
-        revisions.push(Revision {
+        snaps.revisions.push(Revision {
             commit,
             refs,
             bytes,
-            files,
+            files: walk.files,
             path: rev_path,
             last_modified: rev_mtime.map(Time),
         });
-        rev_blobs.push(used);
+        snaps.rev_blobs.push(walk.used);
     }
-    if !refs_by_hash.is_empty() {
-        let missing: Vec<String> = refs_by_hash
-            .iter()
-            .map(|(h, r)| format!("{} -> {h}", r.iter().cloned().collect::<Vec<_>>().join(",")))
-            .collect();
-        return Err(format!(
-            "refs point to missing snapshots: {}",
-            missing.join("; ")
-        ));
-    }
+    Ok(snaps)
+}
 
-    let bytes: u64 = reached.iter().map(|&i| infos[i].size).sum();
-    let (last_modified, last_accessed) = if reached.is_empty() {
+/// What the walk of one snapshot folder found.
+struct RevisionWalk {
+    /// Indexes into the repo's files this revision reaches.
+    used: FxHashSet<usize>,
+    /// The files it lists (links to files, and plain files).
+    files: usize,
+    /// The newest mtime among the files it reaches.
+    max_mtime: Option<f64>,
+}
+
+/// Walks one snapshot folder depth-first. A link counts as the file it lands on one hop away
+/// (its blob), as huggingface_hub counts it; a plain file is its own blob. Each file reached is
+/// also added to `reached`. `Err` on a broken link, which makes the repo corrupt.
+fn walk_revision(
+    rev_fd: fastfs::OpenDir,
+    rev_path: PathBuf,
+    files: &mut RepoFiles,
+    reached: &mut FxHashSet<usize>,
+    out: &mut RepoScan,
+    errors: &mut Vec<String>,
+) -> Result<RevisionWalk, String> {
+    let mut used: FxHashSet<usize> = FxHashSet::default();
+    let mut count = 0usize;
+    let mut max_mtime: Option<f64> = None;
+    let mut stack = vec![(rev_fd, rev_path)];
+    while let Some((mut dfd, dpath)) = stack.pop() {
+        let list = match dfd.entries() {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(format!("{}: {e}", dpath.display()));
+                continue;
+            }
+        };
+        for e in list {
+            let idx = match e.kind {
+                fastfs::Kind::Dir => {
+                    let fpath = dpath.join(&e.name);
+                    match dfd.sub(&e.name) {
+                        Ok(fd) => stack.push((fd, fpath)),
+                        Err(err) => errors.push(format!("{}: {err}", fpath.display())),
+                    }
+                    continue;
+                }
+                fastfs::Kind::Symlink => {
+                    let target = match dfd.readlink(&e.name) {
+                        Ok(t) => t,
+                        Err(err) => {
+                            errors.push(format!("{}: {err}", dpath.join(&e.name).display()));
+                            continue;
+                        }
+                    };
+                    match files.link_target(join_normalized(&dpath, &target))? {
+                        Some(i) => i,
+                        None => continue,
+                    }
+                }
+                fastfs::Kind::File => match dfd.stat(&e.name, false) {
+                    // No-symlink layout: the snapshot file is its own blob.
+                    Ok(st) => {
+                        let info = FileInfo::from_stat(dpath.join(&e.name), &st, None);
+                        out.physical.push(info.physical());
+                        files.add_own(info)
+                    }
+                    Err(err) => {
+                        errors.push(format!("{}: {err}", dpath.join(&e.name).display()));
+                        continue;
+                    }
+                },
+                fastfs::Kind::Other => continue,
+            };
+            count += 1;
+            let mt = files.infos[idx].mtime;
+            max_mtime = Some(max_mtime.map_or(mt, |x: f64| x.max(mt)));
+            reached.insert(idx);
+            used.insert(idx);
+        }
+    }
+    Ok(RevisionWalk {
+        used,
+        files: count,
+        max_mtime,
+    })
+}
+
+/// The repo's (last modified, last accessed): the newest over the files its snapshots reach,
+/// or the folder's own times when they reach none.
+fn repo_times(
+    repo_fd: &fastfs::OpenDir,
+    infos: &[FileInfo],
+    reached: &FxHashSet<usize>,
+) -> (Time, Time) {
+    if reached.is_empty() {
         match repo_fd.stat_self() {
             Ok(st) => Time::of_stat(&st),
             Err(_) => (Time(0.0), Time(0.0)),
@@ -450,17 +603,28 @@ fn scan_repo_inner(
                     .fold(f64::MIN, f64::max),
             ),
         )
-    };
+    }
+}
 
-    // Detached revisions and the blobs only they reach.
-    let kept: FxHashSet<usize> = revisions
+/// Detached revisions (no ref names them) are reclaimable, each with the blobs only it
+/// reaches: a blob a named revision also reaches stays, and a blob two detached revisions
+/// share goes with the first, so no byte is offered twice.
+fn reclaim_detached(
+    store: StoreKind,
+    qualified: &str,
+    infos: &[FileInfo],
+    snaps: &Snapshots,
+    out: &mut RepoScan,
+) {
+    let kept: FxHashSet<usize> = snaps
+        .revisions
         .iter()
-        .zip(&rev_blobs)
+        .zip(&snaps.rev_blobs)
         .filter(|(r, _)| !r.refs.is_empty())
         .flat_map(|(_, b)| b.iter().copied())
         .collect();
     let mut claimed: FxHashSet<usize> = FxHashSet::default();
-    for (r, used) in revisions.iter().zip(&rev_blobs) {
+    for (r, used) in snaps.revisions.iter().zip(&snaps.rev_blobs) {
         if !r.refs.is_empty() {
             continue;
         }
@@ -476,13 +640,23 @@ fn scan_repo_inner(
             kind: ReclaimKind::Detached,
             path: r.path.clone(),
             bytes: only.iter().map(|&i| infos[i].size).sum(),
-            model: Some(qualified.clone()),
+            model: Some(qualified.to_owned()),
             blobs: only.iter().map(|&i| infos[i].path.clone()).collect(),
             mtime: r.last_modified.map(|t| t.0),
         });
     }
-    // Complete blobs no snapshot reaches.
-    for (i, f) in infos.iter().enumerate().take(blob_count) {
+}
+
+/// Complete blobs no snapshot reaches are reclaimable orphans. `blobs` are the repo's
+/// `blobs/` entries, whose indexes come first; `.incomplete` ones were offered already.
+fn reclaim_orphans(
+    store: StoreKind,
+    qualified: &str,
+    blobs: &[FileInfo],
+    reached: &FxHashSet<usize>,
+    out: &mut RepoScan,
+) {
+    for (i, f) in blobs.iter().enumerate() {
         if reached.contains(&i) || f.path.as_os_str().as_bytes().ends_with(b".incomplete") {
             continue;
         }
@@ -491,34 +665,11 @@ fn scan_repo_inner(
             kind: ReclaimKind::Orphan,
             path: f.path.clone(),
             bytes: f.size,
-            model: Some(qualified.clone()),
+            model: Some(qualified.to_owned()),
             blobs: Vec::new(),
             mtime: Some(f.mtime),
         });
     }
-
-    let mut reached: Vec<usize> = reached.into_iter().collect();
-    reached.sort_by(|a, b| infos[*a].path.as_os_str().cmp(infos[*b].path.as_os_str()));
-    let contents: Vec<FileInfo> = reached.into_iter().map(|i| infos[i].clone()).collect();
-    let mut refs: Vec<String> = revisions
-        .iter()
-        .flat_map(|r| r.refs.iter().cloned())
-        .collect();
-    refs.sort();
-    out.model = Some(Model {
-        store,
-        id,
-        kind: kind.to_owned(),
-        bytes,
-        path: repo.to_path_buf(),
-        last_modified: Some(last_modified),
-        last_accessed: Some(last_accessed),
-        files: contents.len(),
-        refs,
-        revisions,
-        contents,
-    });
-    Ok(())
 }
 
 /// Reads refs recursively (`refs/main`, `refs/pr/1`).
