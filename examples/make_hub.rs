@@ -3,6 +3,8 @@
 //! with a config, tokenizer files (the same tokenizer shared by many repos), an index and two
 //! weight shards of a few KB, every fifth with an older detached revision; datasets with
 //! parquet shards in subfolders; spaces with an app.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "../tests/common/fixtures.rs"]
 mod fixtures;

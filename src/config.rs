@@ -104,6 +104,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are made by hand
 mod tests {
     use super::*;
 

@@ -3,14 +3,15 @@
 //! one-time backup of each original and a state file that lets uninstall undo them exactly.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::dotenv::Originals;
+use crate::fsops::{Plan, Root, Run};
 use crate::fsutil;
+use crate::settings::Settings;
 
 /// One file's planned change. `new == None` deletes the file.
 #[derive(Debug)]
@@ -97,35 +98,59 @@ impl State {
     }
 }
 
-/// Checks every edit can be written, then writes them, backing up each original once.
-pub fn apply(edits: &[Edit], backup_dir: &Path) -> Result<()> {
+/// The nearest folder of `p` that exists: the root its edit stays under (missing folders
+/// between are created beneath it).
+fn existing_ancestor(p: &Path) -> &Path {
+    p.ancestors()
+        .skip(1)
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("/"))
+}
+
+/// Plans `edits`: a one-time backup of each original, then each file's new content (or its
+/// removal). Nothing is changed.
+pub fn plan(edits: &[Edit], backup_dir: &Path) -> Result<Plan> {
+    let mut plan = Plan::new();
     for e in edits.iter().filter(|e| e.changes()) {
         fsutil::check_writable(&e.real)?;
-    }
-    for e in edits.iter().filter(|e| e.changes()) {
-        if let Some(old) = &e.old {
-            backup_once(&e.real, old, backup_dir)?;
+        let root = Root::open(existing_ancestor(&e.real))
+            .with_context(|| format!("opening the folder of {}", e.real.display()))?;
+        if let Some(old) = &e.old
+            && let Some(dest) = backup_path(&e.real, backup_dir)
+            && !dest.exists()
+        {
+            let broot = Root::open(existing_ancestor(&dest))
+                .with_context(|| format!("opening {}", backup_dir.display()))?;
+            plan.write(&broot, &dest, old.as_bytes())?;
         }
         match &e.new {
-            Some(text) => fsutil::write_atomic(&e.real, text.as_bytes())?,
-            None => fsutil::remove_file(&e.real)?,
+            Some(text) => plan.write(&root, &e.real, text.as_bytes())?,
+            None => plan.remove(&root, &e.real)?,
         }
+    }
+    Ok(plan)
+}
+
+/// Checks every edit can be written, then writes them, backing up each original once; stops
+/// with an error naming every file that could not be written.
+pub fn apply(settings: &Settings, command: &str, edits: &[Edit]) -> Result<()> {
+    let plan = plan(edits, &settings.state_dir.join("backups"))?;
+    let outcome =
+        Run::new(&settings.state_dir, command, settings.test_kill_after).execute(&plan)?;
+    if !outcome.complete() {
+        bail!("{}", outcome.problems().join("\n"));
     }
     Ok(())
 }
 
-fn backup_once(real: &Path, content: &str, backup_dir: &Path) -> Result<()> {
+/// Where the first original of `real` is kept; `None` for modelenv's own state.
+fn backup_path(real: &Path, backup_dir: &Path) -> Option<PathBuf> {
     if real.starts_with(backup_dir.parent().unwrap_or(backup_dir)) {
-        return Ok(()); // modelenv's own state needs no backup
+        return None;
     }
     let name = real
         .to_string_lossy()
         .trim_start_matches('/')
         .replace('/', "%");
-    let dest = backup_dir.join(name);
-    if dest.exists() {
-        return Ok(());
-    }
-    fs::create_dir_all(backup_dir).with_context(|| format!("creating {}", backup_dir.display()))?;
-    fsutil::write_atomic(&dest, content.as_bytes())
+    Some(backup_dir.join(name))
 }

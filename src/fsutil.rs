@@ -1,7 +1,8 @@
-//! File operations that never leave a half-written or replaced-symlink file behind.
+//! Reading the files modelenv edits: links followed to the real file, writability checked
+//! before any change is planned. (Changes themselves are `fsops`' alone.)
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -83,69 +84,10 @@ fn access_w(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes `contents` to `path` atomically: a temp file in the same folder, the old file's
-/// permissions, fsync, rename, fsync of the folder. Creates missing parent folders.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no parent folder", path.display()))?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let old_perms = fs::metadata(path).ok().map(|m| m.permissions());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".modelenv-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(contents)
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    let perms = old_perms.unwrap_or_else(|| fs::Permissions::from_mode(0o644));
-    fs::set_permissions(tmp.path(), perms)
-        .with_context(|| format!("setting permissions on {}", tmp.path().display()))?;
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("syncing {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("replacing {}", path.display()))?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Removes a file and syncs its folder.
-pub fn remove_file(path: &Path) -> Result<()> {
-    fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are made by hand
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_write_keeps_mode_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        fs::write(&p, "a").unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-        write_atomic(&p, b"b").unwrap();
-        assert_eq!(fs::read_to_string(&p).unwrap(), "b");
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("f")]);
-    }
 
     #[test]
     fn resolve_link_follows_chains() {

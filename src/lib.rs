@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod config;
 pub mod dotenv;
 pub mod edit;
+pub mod fsops;
 pub mod fsutil;
 pub mod migrate;
 pub mod repo;

@@ -4,124 +4,18 @@
 //! temporary name, synced, verified against their content hash and then renamed into place; a
 //! local cache is deleted only once every file in it is verified present centrally.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
-use sha1::Digest as _;
 
+use crate::fsops::hash::sha256_file;
+use crate::fsops::{Plan, Refusal, Root, Verify};
 use crate::scan::{Cache, ConfigLine};
 use crate::settings::Settings;
-use crate::stores::dupes::sha256_file;
 use crate::stores::hub::repo_type;
-
-/// Counts mutating steps; a test hook can stop the process with SIGKILL after N of them.
-pub struct Steps {
-    done: u64,
-    kill_after: Option<u64>,
-}
-
-impl Steps {
-    pub fn new(kill_after: Option<u64>) -> Steps {
-        Steps {
-            done: 0,
-            kill_after,
-        }
-    }
-
-    fn step(&mut self) {
-        self.done += 1;
-        if self.kill_after.is_some_and(|n| self.done >= n) {
-            // SAFETY: getpid and kill have no preconditions; this ends the process at once.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
-        }
-    }
-}
-
-/// The hash a blob's name promises: sha256 (64 hex) or the git blob sha1 (40 hex).
-fn content_matches_name(path: &Path, name: &str) -> Result<bool> {
-    match name.len() {
-        64 => Ok(sha256_file(path)? == name),
-        40 => {
-            let data = fs::read(path)?;
-            let mut h = sha1::Sha1::new();
-            h.update(format!("blob {}\0", data.len()).as_bytes());
-            h.update(&data);
-            Ok(h.finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-                == name)
-        }
-        _ => Ok(true),
-    }
-}
-
-fn same_fs(a: &Path, b: &Path) -> bool {
-    let dev = |p: &Path| {
-        p.ancestors()
-            .find_map(|x| fs::metadata(x).ok())
-            .map(|m| m.dev())
-    };
-    dev(a).is_some() && dev(a) == dev(b)
-}
-
-fn tmp_name(p: &Path) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(".modelenv-partial");
-    PathBuf::from(s)
-}
-
-fn sync_dir(p: &Path) {
-    if let Some(d) = p.parent()
-        && let Ok(f) = fs::File::open(d)
-    {
-        let _ = f.sync_all();
-    }
-}
-
-/// Puts `src`'s bytes at `dest` (which must not exist): a rename on one filesystem, else a
-/// synced copy under a temporary name, verified with `verify`, then renamed into place.
-/// Returns the bytes that crossed filesystems.
-fn place(
-    src: &Path,
-    dest: &Path,
-    verify: &dyn Fn(&Path) -> Result<bool>,
-    steps: &mut Steps,
-) -> Result<u64> {
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    if same_fs(src, dest) {
-        fs::rename(src, dest)
-            .with_context(|| format!("moving {} to {}", src.display(), dest.display()))?;
-        sync_dir(dest);
-        steps.step();
-        return Ok(0);
-    }
-    let tmp = tmp_name(dest);
-    let bytes = fs::copy(src, &tmp)
-        .with_context(|| format!("copying {} to {}", src.display(), tmp.display()))?;
-    fs::File::open(&tmp)?.sync_all()?;
-    steps.step();
-    if !verify(&tmp)? {
-        let _ = fs::remove_file(&tmp);
-        bail!(
-            "the copy of {} at {} does not verify; the source is kept",
-            src.display(),
-            tmp.display()
-        );
-    }
-    fs::rename(&tmp, dest)?;
-    sync_dir(dest);
-    steps.step();
-    Ok(bytes)
-}
 
 #[derive(Debug, Default, Serialize)]
 pub struct CacheResult {
@@ -136,11 +30,12 @@ pub struct CacheResult {
     pub problems: Vec<String>,
 }
 
-/// What a cache holds, read without changing anything.
-fn walk_repo_files(repo: &Path) -> Vec<(PathBuf, fs::Metadata)> {
-    walkdir::WalkDir::new(repo)
+/// Every file and link below `dir`, links not followed.
+fn walk_repo_files(dir: &Path) -> Vec<(PathBuf, fs::Metadata)> {
+    walkdir::WalkDir::new(dir)
         .min_depth(1)
         .follow_links(false)
+        .sort_by_file_name()
         .into_iter()
         .flatten()
         .filter(|e| !e.file_type().is_dir())
@@ -148,24 +43,104 @@ fn walk_repo_files(repo: &Path) -> Vec<(PathBuf, fs::Metadata)> {
         .collect()
 }
 
-/// Merges one local cache into the central hub cache (`apply` false: only measures).
-/// `planned` carries what earlier caches of this run move, so a dry run counts a model
-/// shared by several projects as moved once.
-pub fn merge_cache(
+fn name_of(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The folders a migrate plans under, by identity: the project being migrated, the central
+/// hub cache and the custom model folder (each the nearest existing folder of its path, as
+/// the central ones may not exist yet).
+pub struct MigrateRoots {
+    project: Root,
+    hub: Root,
+    custom: Root,
+}
+
+fn nearest(p: &Path) -> Result<Root> {
+    let existing = p.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("/"));
+    Root::open(existing).with_context(|| format!("opening {}", existing.display()))
+}
+
+impl MigrateRoots {
+    pub fn new(settings: &Settings, project: &Path) -> Result<MigrateRoots> {
+        Ok(MigrateRoots {
+            project: Root::open(project)
+                .with_context(|| format!("opening {}", project.display()))?,
+            hub: nearest(&settings.hub_cache())?,
+            custom: nearest(&settings.custom_model_dir)?,
+        })
+    }
+}
+
+/// One cache's plan being built: refusals become problems that keep the cache.
+struct CachePlanner<'a> {
+    roots: &'a MigrateRoots,
+    plan: Plan,
+    res: CacheResult,
+}
+
+impl CachePlanner<'_> {
+    fn problem(&mut self, msg: impl Into<String>) {
+        self.res.problems.push(msg.into());
+    }
+
+    fn ok(&mut self, r: Result<(), Refusal>) {
+        if let Err(e) = r {
+            self.problem(e.to_string());
+        }
+    }
+
+    /// A file that must end up at `dest` (`dest_root`): moved there, or, when `dest` already
+    /// holds it, both copies proven equal before the local one goes with its cache.
+    fn place_file(&mut self, f: &Path, dest_root: &Root, dest: &Path) {
+        let project = &self.roots.project;
+        match fs::symlink_metadata(dest) {
+            Err(_) => {
+                let r = self
+                    .plan
+                    .move_to(project, f, dest_root, dest, Verify::Source);
+                self.ok(r);
+            }
+            Ok(m) if m.len() == fs::metadata(f).map(|l| l.len()).unwrap_or(u64::MAX) => {
+                match sha256_file(dest) {
+                    Ok(h) => {
+                        let r = self.plan.check(project, f, Verify::Sha256(h.clone()));
+                        self.ok(r);
+                        let r = self.plan.check(dest_root, dest, Verify::Sha256(h));
+                        self.ok(r);
+                    }
+                    Err(e) => self.problem(format!("reading {}: {e}", dest.display())),
+                }
+            }
+            Ok(_) => self.problem(format!(
+                "{} differs from {}; both are kept",
+                f.display(),
+                dest.display()
+            )),
+        }
+    }
+}
+
+/// Plans merging one local cache into the central store, changing nothing. `planned` carries
+/// the blobs earlier caches of this run move, so a model shared by several projects moves once.
+pub fn plan_cache(
     settings: &Settings,
+    roots: &MigrateRoots,
     repo_root: &Path,
     cache: &Cache,
-    apply: bool,
-    planned: &mut std::collections::HashMap<PathBuf, u64>,
-    steps: &mut Steps,
-) -> Result<CacheResult> {
-    let hub = settings.hub_cache();
-    let mut res = CacheResult {
-        path: cache.path.clone(),
-        bytes: cache.bytes,
-        ..Default::default()
+    planned: &mut HashMap<PathBuf, u64>,
+) -> (CacheResult, Plan) {
+    let mut p = CachePlanner {
+        roots,
+        plan: Plan::new(),
+        res: CacheResult {
+            path: cache.path.clone(),
+            bytes: cache.bytes,
+            ..Default::default()
+        },
     };
-    let mut verified = true;
     let project = cache
         .path
         .parent()
@@ -173,235 +148,180 @@ pub fn merge_cache(
         .strip_prefix(repo_root)
         .unwrap_or(Path::new(""))
         .to_path_buf();
-    let loose_dest = |rel: &Path| settings.custom_model_dir.join(&project).join(rel);
-
     if cache.kind == "loose-file" {
-        let rel = cache
-            .path
-            .strip_prefix(repo_root)
-            .unwrap_or(&cache.path)
-            .to_path_buf();
-        let dest = settings.custom_model_dir.join(&rel);
-        res.moved_bytes += cache.bytes;
-        if apply {
-            let src_hash = sha256_file(&cache.path)?;
-            if !dest.exists() {
-                place(
-                    &cache.path,
-                    &dest,
-                    &|p| Ok(sha256_file(p)? == src_hash),
-                    steps,
-                )?;
-            }
-            if sha256_file(&dest)? == src_hash {
-                if cache.path.exists() {
-                    fs::remove_file(&cache.path)?;
-                    steps.step();
-                }
-                res.removed = true;
-            } else {
-                res.problems.push(format!(
-                    "{} differs from {}; kept both",
-                    dest.display(),
-                    cache.path.display()
-                ));
-            }
+        let rel = cache.path.strip_prefix(repo_root).unwrap_or(&cache.path);
+        let dest = settings.custom_model_dir.join(rel);
+        p.res.moved_bytes += cache.bytes;
+        p.place_file(&cache.path, &roots.custom, &dest);
+        if dest.exists() && p.res.problems.is_empty() {
+            let r = p.plan.remove(&roots.project, &cache.path);
+            p.ok(r);
         }
-        return Ok(res);
+        return (p.res, p.plan);
     }
-
-    let entries: Vec<PathBuf> = fs::read_dir(&cache.path)
+    let mut entries: Vec<PathBuf> = fs::read_dir(&cache.path)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
+    entries.sort();
     for entry in entries {
-        let name = entry
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = name_of(&entry);
         let is_repo = name
             .split_once("--")
             .is_some_and(|(p, _)| repo_type(p).is_some())
-            && entry.is_dir();
-        if !is_repo {
-            // Cache bookkeeping goes with the cache; anything else is kept in the custom dir.
-            if name == ".locks" || name == "CACHEDIR.TAG" || name == "version.txt" {
-                continue;
-            }
-            for e in walkdir::WalkDir::new(&entry)
-                .into_iter()
-                .flatten()
-                .filter(|e| e.file_type().is_file())
+            && fs::symlink_metadata(&entry).is_ok_and(|m| m.is_dir());
+        if is_repo {
+            let user_dest = settings.custom_model_dir.join(&project).join(&name);
+            plan_repo(&mut p, settings, &entry, &name, &user_dest, planned);
+        } else if !matches!(name.as_str(), ".locks" | "CACHEDIR.TAG" | "version.txt") {
+            // Anything else is the user's: kept in the custom folder, under its project.
+            for (f, meta) in std::iter::once(&entry)
+                .filter(|e| fs::symlink_metadata(e).is_ok_and(|m| m.is_file()))
+                .map(|e| (e.clone(), fs::symlink_metadata(e).ok()))
+                .chain(
+                    walk_repo_files(&entry)
+                        .into_iter()
+                        .map(|(f, m)| (f, Some(m))),
+                )
             {
-                let rel = e
-                    .path()
-                    .strip_prefix(&cache.path)
-                    .unwrap_or(e.path())
-                    .to_path_buf();
-                let dest = loose_dest(&rel);
-                let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-                res.moved_bytes += size;
-                if apply {
-                    let h = sha256_file(e.path())?;
-                    if !dest.exists() {
-                        place(e.path(), &dest, &|p| Ok(sha256_file(p)? == h), steps)?;
-                    }
-                    verified &= sha256_file(&dest).map(|d| d == h).unwrap_or(false);
-                }
-            }
-            continue;
-        }
-        res.repos += 1;
-        let central = hub.join(&name);
-        // Blobs first: a snapshot link must never point at a blob that is not there yet.
-        let blobs = entry.join("blobs");
-        for (b, meta) in walk_repo_files(&blobs) {
-            let bname = b
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if bname.ends_with(".incomplete") || bname.ends_with(".modelenv-partial") {
-                continue; // an unfinished download holds no model
-            }
-            let dest = central.join("blobs").join(&bname);
-            let size = fs::metadata(&b).map(|m| m.len()).unwrap_or(meta.len());
-            let central_size = fs::metadata(&dest)
-                .map(|m| m.len())
-                .ok()
-                .or_else(|| planned.get(&dest).copied());
-            match central_size {
-                Some(len) if len == size => {
-                    res.duplicate_bytes += size;
-                    if apply && !content_matches_name(&b, &bname)? {
-                        res.problems.push(format!(
-                            "{} does not match its name; the local cache is kept",
-                            b.display()
-                        ));
-                        verified = false;
-                    }
-                }
-                Some(_) => {
-                    res.problems.push(format!(
-                        "{} and {} differ in size; the local cache is kept",
-                        b.display(),
-                        dest.display()
-                    ));
-                    verified = false;
-                }
-                None => {
-                    res.moved_bytes += size;
-                    planned.insert(dest.clone(), size);
-                    if apply {
-                        if !content_matches_name(&b, &bname)? {
-                            res.problems.push(format!(
-                                "{} does not match its name; not moved",
-                                b.display()
-                            ));
-                            verified = false;
-                            continue;
-                        }
-                        let want = bname.clone();
-                        place(&b, &dest, &|p| content_matches_name(p, &want), steps)?;
-                    }
-                }
-            }
-        }
-        if !apply {
-            continue;
-        }
-        // Snapshots: links recreated relative to the central blobs; real files placed as is.
-        let snaps = entry.join("snapshots");
-        for (f, meta) in walk_repo_files(&snaps) {
-            let rel = f.strip_prefix(&snaps).unwrap_or(&f).to_path_buf();
-            let dest = central.join("snapshots").join(&rel);
-            if meta.file_type().is_symlink() {
-                let target = fs::read_link(&f)?;
-                let etag = target
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let blob = central.join("blobs").join(&etag);
-                if !blob.exists() {
-                    res.problems.push(format!(
-                        "{}: its blob {etag} is in neither cache",
-                        f.display()
-                    ));
-                    verified = false;
+                let Some(meta) = meta.filter(|m| m.is_file()) else {
                     continue;
-                }
-                if fs::symlink_metadata(&dest).is_err() {
-                    let depth = rel.components().count() - 1; // below snapshots/<commit>/
-                    let link = PathBuf::from(format!(
-                        "{}../../blobs/{etag}",
-                        "../".repeat(depth.saturating_sub(1))
-                    ));
-                    fs::create_dir_all(dest.parent().unwrap_or(&central))?;
-                    std::os::unix::fs::symlink(&link, &dest)
-                        .with_context(|| format!("linking {}", dest.display()))?;
-                    steps.step();
-                }
-                verified &= dest.exists();
-            } else if meta.is_file() {
-                if fs::symlink_metadata(&dest).is_err() {
-                    let h = sha256_file(&f)?;
-                    place(&f, &dest, &|p| Ok(sha256_file(p)? == h), steps)?;
-                }
-                verified &= dest.exists();
+                };
+                let rel = f.strip_prefix(&cache.path).unwrap_or(&f);
+                let dest = settings.custom_model_dir.join(&project).join(rel);
+                p.res.moved_bytes += meta.len();
+                p.place_file(&f, &roots.custom, &dest);
             }
         }
-        // refs: the central one wins on a conflict; the other revision's snapshot stays.
-        for (r, meta) in walk_repo_files(&entry.join("refs")) {
-            if !meta.is_file() {
+    }
+    if p.res.problems.is_empty() {
+        let r = p.plan.remove_tree(&roots.project, &cache.path);
+        p.ok(r);
+    }
+    (p.res, p.plan)
+}
+
+/// One `models--org--name` folder: blobs first (a snapshot link must never point at a blob
+/// that is not there yet), then snapshots, refs and the rest of the bookkeeping.
+fn plan_repo(
+    p: &mut CachePlanner,
+    settings: &Settings,
+    entry: &Path,
+    name: &str,
+    user_dest: &Path,
+    planned: &mut HashMap<PathBuf, u64>,
+) {
+    let hub = &p.roots.hub;
+    let project = &p.roots.project;
+    p.res.repos += 1;
+    let central = settings.hub_cache().join(name);
+    for (b, meta) in walk_repo_files(&entry.join("blobs")) {
+        let bname = name_of(&b);
+        if bname.ends_with(".incomplete") || bname.ends_with(".modelenv-partial") {
+            continue; // an unfinished download holds no model
+        }
+        if !meta.is_file() {
+            p.problem(format!(
+                "{} is not a regular file; the local cache is kept",
+                b.display()
+            ));
+            continue;
+        }
+        let dest = central.join("blobs").join(&bname);
+        let size = meta.len();
+        let central_size = fs::symlink_metadata(&dest)
+            .map(|m| m.len())
+            .ok()
+            .or_else(|| planned.get(&dest).copied());
+        match central_size {
+            Some(len) if len == size => {
+                p.res.duplicate_bytes += size;
+                // Both copies must hold what the name promises before the local one goes.
+                let r = p.plan.check(project, &b, Verify::Name(bname.clone()));
+                p.ok(r);
+                if dest.exists() {
+                    let r = p.plan.check(hub, &dest, Verify::Name(bname.clone()));
+                    p.ok(r);
+                }
+            }
+            Some(_) => p.problem(format!(
+                "{} and {} differ in size; the local cache is kept",
+                b.display(),
+                dest.display()
+            )),
+            None => {
+                p.res.moved_bytes += size;
+                planned.insert(dest.clone(), size);
+                let r = p.plan.move_to(project, &b, hub, &dest, Verify::Name(bname));
+                p.ok(r);
+            }
+        }
+    }
+    let snaps = entry.join("snapshots");
+    for (f, meta) in walk_repo_files(&snaps) {
+        let rel = f.strip_prefix(&snaps).unwrap_or(&f).to_path_buf();
+        let dest = central.join("snapshots").join(&rel);
+        if meta.file_type().is_symlink() {
+            let etag = fs::read_link(&f).map(|t| name_of(&t)).unwrap_or_default();
+            let blob = central.join("blobs").join(&etag);
+            if !blob.exists() && !planned.contains_key(&blob) {
+                p.problem(format!(
+                    "{}: its blob {etag} is in neither cache",
+                    f.display()
+                ));
                 continue;
             }
-            let rel = r
-                .strip_prefix(entry.join("refs"))
-                .unwrap_or(&r)
-                .to_path_buf();
-            let dest = central.join("refs").join(&rel);
-            if !dest.exists() {
-                crate::fsutil::write_atomic(&dest, &fs::read(&r)?)?;
-                steps.step();
+            if fs::symlink_metadata(&dest).is_err() {
+                let depth = rel.components().count() - 1; // below snapshots/<commit>/
+                let link = PathBuf::from(format!(
+                    "{}../../blobs/{etag}",
+                    "../".repeat(depth.saturating_sub(1))
+                ));
+                let r = p.plan.symlink(hub, &dest, &link);
+                p.ok(r);
             }
-        }
-        for side in [".no_exist", "trees"] {
-            for (f, meta) in walk_repo_files(&entry.join(side)) {
-                if !meta.is_file() {
-                    continue;
-                }
-                let dest = central
-                    .join(side)
-                    .join(f.strip_prefix(entry.join(side)).unwrap_or(&f));
-                if !dest.exists() {
-                    crate::fsutil::write_atomic(&dest, &fs::read(&f)?)?;
-                    steps.step();
-                }
-            }
-        }
-        // Every local snapshot file must now resolve centrally.
-        for (f, _) in walk_repo_files(&snaps) {
-            let rel = f.strip_prefix(&snaps).unwrap_or(&f);
-            if !central.join("snapshots").join(rel).exists() {
-                res.problems
-                    .push(format!("{} is not present centrally", f.display()));
-                verified = false;
-            }
-        }
-        for d in [
-            central.join("blobs"),
-            central.join("refs"),
-            central.join("snapshots"),
-        ] {
-            fs::create_dir_all(d)?;
+        } else if meta.is_file() {
+            p.place_file(&f, hub, &dest);
         }
     }
-    if apply && verified && res.problems.is_empty() {
-        fs::remove_dir_all(&cache.path)
-            .with_context(|| format!("removing {}", cache.path.display()))?;
-        sync_dir(&cache.path);
-        steps.step();
-        res.removed = true;
+    // refs (the central one wins on a conflict; the other revision's snapshot stays),
+    // .no_exist and trees: small files, copied when the central store lacks them.
+    for side in ["refs", ".no_exist", "trees"] {
+        for (f, meta) in walk_repo_files(&entry.join(side)) {
+            let dest = central
+                .join(side)
+                .join(f.strip_prefix(entry.join(side)).unwrap_or(&f));
+            if !meta.is_file() || fs::symlink_metadata(&dest).is_ok() {
+                continue;
+            }
+            match fs::read(&f) {
+                Ok(bytes) => {
+                    let r = p.plan.write(hub, &dest, &bytes);
+                    p.ok(r);
+                }
+                Err(e) => p.problem(format!("reading {}: {e}", f.display())),
+            }
+        }
     }
-    Ok(res)
+    // Anything else in the repo folder (an adapter, notes) is the user's: it is kept in the
+    // custom folder, never dropped with the cache.
+    let custom = &p.roots.custom;
+    for (f, meta) in walk_repo_files(entry) {
+        let rel = f.strip_prefix(entry).unwrap_or(&f);
+        let top = rel
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let known = ["blobs", "snapshots", "refs", ".no_exist", "trees"];
+        if top.is_some_and(|t| known.contains(&t.as_str())) || !meta.is_file() {
+            continue;
+        }
+        p.res.moved_bytes += meta.len();
+        p.place_file(&f, custom, &user_dest.join(rel));
+    }
+    for d in ["blobs", "refs", "snapshots"] {
+        let r = p.plan.create_dir(hub, &central.join(d));
+        p.ok(r);
+    }
 }
 
 /// The central location a config key should name.
@@ -547,24 +467,6 @@ pub fn config_edits(
         }
     }
     Ok(out)
-}
-
-/// One migrate at a time: an exclusive lock held for the run.
-pub fn lock(settings: &Settings) -> Result<fs::File> {
-    fs::create_dir_all(&settings.state_dir)?;
-    let p = settings.state_dir.join("migrate.lock");
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
-        anyhow::anyhow!(
-            "another `modelenv migrate` is running (lock {} is held)",
-            p.display()
-        )
-    })?;
-    Ok(f)
 }
 
 #[cfg(test)]

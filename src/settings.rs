@@ -82,6 +82,9 @@ pub struct Settings {
     pub zdotdir: PathBuf,
     /// Basename of `$SHELL`, if set.
     pub login_shell: Option<String>,
+    /// Test hook `MODELENV_TEST_KILL_AFTER=N`: a multi-step command kills itself with SIGKILL
+    /// after N changes, so tests can prove a rerun finishes the work.
+    pub test_kill_after: Option<u64>,
 }
 
 /// The exports modelenv writes, in the order it writes them.
@@ -194,7 +197,16 @@ impl Settings {
             headroom_bytes,
             zdotdir,
             login_shell,
+            test_kill_after: env
+                .non_empty("MODELENV_TEST_KILL_AFTER")
+                .and_then(|v| v.parse().ok()),
         })
+    }
+
+    /// `p` made absolute against the folder modelenv was started in. Nothing is resolved as
+    /// text (`link/..` is not the folder holding `link`); identity is the guard's business.
+    pub fn absolute(&self, p: &Path) -> PathBuf {
+        self.cwd.join(p)
     }
 
     /// `$HF_HOME/hub`: huggingface_hub's cache and the value for `TRANSFORMERS_CACHE`.

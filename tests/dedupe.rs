@@ -1,4 +1,6 @@
 //! dedupe: the same GGUF in Ollama and LM Studio becomes one file.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

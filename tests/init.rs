@@ -1,4 +1,6 @@
 //! `modelenv init`: the same exports install writes, valid in every shell, lint-clean.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! install / uninstall against real bash, zsh, fish and dash with a temp HOME.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

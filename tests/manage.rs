@@ -1,9 +1,11 @@
 //! prune, models rm, archive and restore on stores in their real layouts.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fixtures::{self, Hub, Ollama, commit, git, lfs};
@@ -353,33 +355,86 @@ fn archive_keeps_the_model_loadable_and_restore_brings_it_back() {
     assert_loads_from_a_valid_cache(&env, &weights);
 }
 
+/// The files below a folder, as relative paths, in order.
+fn tree(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
+        .collect()
+}
+
 #[test]
-fn an_interrupted_archive_is_finished_by_the_next_run() {
-    let env = TestEnv::new();
-    plant(&env);
-    let repo = env.home.join(".cache/huggingface/hub/models--org--m");
-    let drive = env.tmp.path().join("drive");
-    // Simulate a stop right after the move, before the link: the journal says archive.
-    fs::create_dir_all(&drive).unwrap();
-    fs::rename(&repo, drive.join("models--org--m")).unwrap();
-    let journal = serde_json::json!({"entries": [], "pending": {"op": "archive", "model": "hf-hub:org/m", "src": repo, "dest": drive.join("models--org--m")}});
-    let state = env.home.join(".local/state/modelenv");
-    fs::create_dir_all(&state).unwrap();
-    fs::write(
-        state.join("archives.json"),
-        serde_json::to_vec(&journal).unwrap(),
-    )
-    .unwrap();
-    // Any archive or restore run finishes it first; restoring then brings it back.
-    env.ok(&["models", "restore", "hf-hub:org/m"]);
-    assert!(
-        repo.is_dir()
-            && !fs::symlink_metadata(&repo)
+fn sigkill_at_any_point_of_archive_and_restore_then_rerun_loses_nothing() {
+    let shm = Path::new("/dev/shm");
+    let mut kills = 0;
+    for n in 1..=6u64 {
+        let env = TestEnv::new();
+        plant(&env);
+        let weights = try_to_load(&env, "org/m", "w.safetensors").unwrap();
+        let repo = env.home.join(".cache/huggingface/hub/models--org--m");
+        let before = tree(&repo);
+        // Across filesystems, so the copy, verify and rename steps are all killed once.
+        let drive = tempfile::Builder::new()
+            .prefix("modelenv-drive-")
+            .tempdir_in(if shm.is_dir() { shm } else { env.tmp.path() })
+            .unwrap();
+        let to = drive.path().to_str().unwrap();
+        for (args, kill) in [
+            (
+                vec!["models", "archive", "hf-hub:org/m", "--to", to],
+                Some(n),
+            ),
+            (vec!["models", "archive", "hf-hub:org/m", "--to", to], None),
+        ] {
+            let mut c = env.cmd(&args);
+            if let Some(k) = kill {
+                c.env("MODELENV_TEST_KILL_AFTER", k.to_string());
+            }
+            let out = c.output().unwrap();
+            if common::killed(&out) {
+                kills += 1;
+            } else {
+                assert!(
+                    out.status.success(),
+                    "archive, kill at {n}: {}",
+                    common::stderr(&out)
+                );
+            }
+        }
+        assert_eq!(
+            fs::read_link(&repo).unwrap(),
+            drive.path().join("models--org--m")
+        );
+        assert_loads_from_a_valid_cache(&env, &weights);
+        for kill in [Some(n), None] {
+            let mut c = env.cmd(&["models", "restore", "hf-hub:org/m"]);
+            if let Some(k) = kill {
+                c.env("MODELENV_TEST_KILL_AFTER", k.to_string());
+            }
+            let out = c.output().unwrap();
+            if common::killed(&out) {
+                kills += 1;
+            } else {
+                assert!(
+                    out.status.success(),
+                    "restore, kill at {n}: {}",
+                    common::stderr(&out)
+                );
+            }
+        }
+        assert!(
+            !fs::symlink_metadata(&repo)
                 .unwrap()
                 .file_type()
                 .is_symlink()
-    );
-    assert!(try_to_load(&env, "org/m", "w.safetensors").is_some());
+        );
+        assert_eq!(tree(&repo), before);
+        assert!(fs::read_dir(drive.path()).unwrap().next().is_none());
+        assert_loads_from_a_valid_cache(&env, &weights);
+    }
+    assert!(kills >= 6, "the kill hook fired only {kills} times");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! migrate on the seed's monorepo: everything ends up central, stored once, loadable by
 //! huggingface_hub, configs rewritten, and a SIGKILL at any point is finished by a rerun.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -184,11 +186,6 @@ fn migrate_moves_everything_central_and_rewrites_configs() {
     );
 }
 
-fn killed(out: &std::process::Output) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    out.status.signal() == Some(9)
-}
-
 #[test]
 fn sigkill_at_any_point_then_rerun_loses_nothing_across_filesystems() {
     let shm = Path::new("/dev/shm");
@@ -211,7 +208,7 @@ fn sigkill_at_any_point_then_rerun_loses_nothing_across_filesystems() {
             .env("MODELENV_TEST_KILL_AFTER", n.to_string())
             .output()
             .unwrap();
-        if killed(&first) {
+        if common::killed(&first) {
             kills += 1;
         } else {
             assert!(

@@ -1,4 +1,6 @@
 //! `modelenv scan` on a monorepo like the seed's: four projects with their own model caches.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

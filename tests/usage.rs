@@ -1,5 +1,7 @@
 //! `usage` and `models ls` on stores built in their real layouts, checked against
 //! huggingface_hub's own `scan_cache_dir`.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

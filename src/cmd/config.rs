@@ -35,7 +35,7 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> 
                 old: cfg.original().map(str::to_owned),
                 new: Some(cfg.render()),
             };
-            edit::apply(&[e], &settings.state_dir.join("backups"))?;
+            edit::apply(settings, "config", &[e])?;
             let _ = Settings::resolve(env, &settings.cwd, &Overrides::default())?;
         }
     }

@@ -1,20 +1,22 @@
 //! `modelenv dedupe`: identical files that must stay where they are (the same GGUF in Ollama
-//! and LM Studio) become hard links or reflinks of one copy, on the same filesystem. Size and
-//! hash are checked again right before each link; the swap is a rename over the old copy, so
-//! an interruption leaves either the copy or the link, never neither. Nothing in Ollama's
+//! and LM Studio) become hard links or reflinks of one copy, on the same filesystem. The plan
+//! is one `fsops` link per copy: the guard hashes both files again right before linking, and
+//! the swap is a rename over the old copy, so an interruption leaves either the copy or the
+//! link, never neither. Nothing in Ollama's
 //! `blobs/` is renamed or added: a blob can only be the copy others link to, or be replaced in
 //! place under its own name.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::{DedupeArgs, LinkKind};
+use crate::fsops::hash::sha256_file;
+use crate::fsops::{self, OpView, Plan, Run};
 use crate::settings::Settings;
-use crate::stores::dupes::sha256_file;
 use crate::units::human_size;
 
 use super::{inventory, show};
@@ -40,26 +42,8 @@ struct Report {
     link: &'static str,
     groups: Vec<Group>,
     freed_bytes: u64,
-}
-
-fn link_one(keep: &Path, copy: &Path, kind: LinkKind) -> Result<()> {
-    let mut tmp = copy.as_os_str().to_owned();
-    tmp.push(".modelenv-link");
-    let tmp = PathBuf::from(tmp);
-    let _ = std::fs::remove_file(&tmp);
-    match kind {
-        LinkKind::Hard => {
-            std::fs::hard_link(keep, &tmp).with_context(|| format!("linking {}", tmp.display()))?
-        }
-        LinkKind::Reflink => reflink_copy::reflink(keep, &tmp).with_context(|| {
-            format!(
-                "reflinking {} (the filesystem may not support reflinks)",
-                tmp.display()
-            )
-        })?,
-    }
-    std::fs::rename(&tmp, copy).with_context(|| format!("replacing {}", copy.display()))?;
-    Ok(())
+    /// The plan: exactly what `--apply` does.
+    operations: Vec<OpView>,
 }
 
 pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
@@ -80,7 +64,16 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
         },
         groups: Vec::new(),
         freed_bytes: 0,
+        operations: Vec::new(),
     };
+    let roots = super::store_roots(settings, &args.dirs);
+    let kind = match args.link {
+        LinkKind::Hard => fsops::LinkKind::Hard,
+        LinkKind::Reflink => fsops::LinkKind::Reflink,
+    };
+    let mut plan = Plan::new();
+    // (plan group, report group, path, bytes) of each planned link.
+    let mut linked: Vec<(u32, usize, PathBuf, u64)> = Vec::new();
     for g in groups {
         // Keep an Ollama blob when there is one, so Ollama's store is never rewritten.
         let mut copies = g.copies.clone();
@@ -94,6 +87,26 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
             linked: Vec::new(),
             skipped: Vec::new(),
         };
+        let Some(keep_root) = roots.holding(&keep) else {
+            inv.warnings.push(format!(
+                "{} is not inside a store or folder given to dedupe; its copies are kept",
+                keep.display()
+            ));
+            continue;
+        };
+        let sha = match g.content.strip_prefix("sha256:") {
+            Some(h) => h.to_owned(),
+            None => match sha256_file(&keep) {
+                Ok(h) => h,
+                Err(e) => {
+                    inv.warnings.push(format!(
+                        "reading {}: {e}; its copies are kept",
+                        keep.display()
+                    ));
+                    continue;
+                }
+            },
+        };
         for c in copies {
             let same_fs = std::fs::metadata(&c).map(|m| m.dev()).ok() == keep_dev;
             if !same_fs {
@@ -103,34 +116,64 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
                 });
                 continue;
             }
-            if args.apply {
-                // Check again right before linking: both still the same size and content.
-                let ok = std::fs::metadata(&c).map(|m| m.len()).ok() == Some(g.size)
-                    && std::fs::metadata(&keep).map(|m| m.len()).ok() == Some(g.size)
-                    && sha256_file(&c)
-                        .ok()
-                        .is_some_and(|h| Some(h) == sha256_file(&keep).ok());
-                if !ok {
-                    out.skipped.push(Skipped {
-                        path: c,
-                        reason: "changed since it was scanned".into(),
-                    });
-                    continue;
+            let planned = match roots.holding(&c) {
+                None => Err("not inside a store or folder given to dedupe".to_owned()),
+                Some(copy_root) => {
+                    let mut item = Plan::new();
+                    item.link(keep_root, &keep, copy_root, &c, kind, &sha)
+                        .map(|()| item)
+                        .map_err(|e| e.to_string())
                 }
-                link_one(&keep, &c, args.link)?;
+            };
+            match planned {
+                Ok(item) => {
+                    let gid = plan.push_group(item);
+                    linked.push((gid, report.groups.len(), c.clone(), g.size));
+                    out.linked.push(c);
+                }
+                Err(reason) => out.skipped.push(Skipped { path: c, reason }),
             }
-            report.freed_bytes += g.size;
-            out.linked.push(c);
         }
         report.groups.push(out);
     }
+    report.operations = plan.views();
+    let mut code = ExitCode::SUCCESS;
+    if args.apply && !plan.is_empty() {
+        let _lock = super::begin_changes(settings, "dedupe")?;
+        let outcome =
+            Run::new(&settings.state_dir, "dedupe", settings.test_kill_after).execute(&plan)?;
+        for (gid, rg, path, size) in &linked {
+            if outcome.group_ok(*gid) {
+                report.freed_bytes += size;
+            } else {
+                let group = &mut report.groups[*rg];
+                group.linked.retain(|p| p != path);
+                let reason = outcome
+                    .results
+                    .iter()
+                    .find(|r| r.group == *gid)
+                    .and_then(|r| r.detail.clone())
+                    .unwrap_or_else(|| "not linked".into());
+                group.skipped.push(Skipped {
+                    path: path.clone(),
+                    reason,
+                });
+                code = ExitCode::from(1);
+            }
+        }
+    } else {
+        report.freed_bytes = linked.iter().map(|l| l.3).sum();
+    }
+    for w in &inv.warnings {
+        crate::ui::warn(w);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     if report.groups.is_empty() {
         println!("no duplicate content found");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     for g in &report.groups {
         println!(
@@ -158,5 +201,5 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
     if !args.apply {
         println!("dry run: nothing was changed; run `modelenv dedupe --apply`");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

@@ -1,7 +1,7 @@
 //! `modelenv install`: the managed block in each shell's startup files, the managed keys in the
 //! repo's root `.env.example`, the chosen locations in the config file; then the doctor.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -31,7 +31,8 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
     }
     let repo_root = match &args.repo {
         Some(r) => Some(
-            fs_abs(&settings.cwd, r)
+            settings
+                .absolute(r)
                 .canonicalize()
                 .with_context(|| format!("--repo {}", r.display()))?,
         ),
@@ -67,7 +68,7 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
         }
         return Ok(ExitCode::SUCCESS);
     }
-    edit::apply(&edits, &settings.state_dir.join("backups"))?;
+    edit::apply(settings, "install", &edits)?;
     for e in &changed {
         let via = if e.real != e.path {
             format!(" (through the link, in {})", show(settings, &e.real))
@@ -119,14 +120,6 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
             skip_shells: args.no_modify_profile,
         },
     )
-}
-
-fn fs_abs(cwd: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    }
 }
 
 /// The edits that put the block into every startup file `shell` needs.

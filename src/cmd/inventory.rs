@@ -16,16 +16,7 @@ use crate::ui;
 
 /// Reads the stores, showing a spinner on stderr if that takes over a second on a terminal.
 pub fn read(settings: &Settings, dirs: &[PathBuf], only: &[StoreKind]) -> Inventory {
-    let dirs: Vec<PathBuf> = dirs
-        .iter()
-        .map(|d| {
-            if d.is_absolute() {
-                d.clone()
-            } else {
-                settings.cwd.join(d)
-            }
-        })
-        .collect();
+    let dirs: Vec<PathBuf> = dirs.iter().map(|d| settings.absolute(d)).collect();
     let loc = Locations::from_settings(settings, dirs);
     let done = Arc::new(AtomicBool::new(false));
     let spinner = std::io::stderr().is_terminal().then(|| {

@@ -10,12 +10,11 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{ArchiveArgs, RestoreArgs, RmArgs};
+use crate::fsops::{OpView, Plan, Root, Roots, Run, Verify};
 use crate::settings::Settings;
-use crate::stores::dupes::sha256_file;
 use crate::stores::{Model, StoreKind};
 use crate::units::human_size;
 
-use super::prune::remove_path;
 use super::{inventory, show};
 
 /// Parses `store:id`.
@@ -91,13 +90,64 @@ struct RmReport<'a> {
     removed: &'a [PathBuf],
     freed_bytes: u64,
     dry_run: bool,
+    /// The plan: exactly what the command does without `--dry-run`.
+    operations: &'a [OpView],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    kept: &'a [String],
 }
 
-pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<ExitCode> {
-    let args = &rm.target;
-    let (model, others) = find(settings, &args.model, args.kind.as_deref())?;
-    let mut paths: Vec<PathBuf> = vec![model.path.clone()];
+fn root_of<'a>(roots: &'a Roots, p: &Path) -> Result<&'a Root> {
+    roots.holding(p).with_context(|| {
+        format!(
+            "{} is not inside a model store modelenv knows; refusing to touch it",
+            p.display()
+        )
+    })
+}
+
+/// What removing a model does, planned: the paths it frees and notes on what it keeps.
+struct RmPlan {
+    plan: Plan,
+    removed: Vec<PathBuf>,
+    freed: u64,
+    kept: Vec<String>,
+}
+
+fn plan_rm(settings: &Settings, model: &Model, others: &[Model]) -> Result<RmPlan> {
+    let roots = super::store_roots(settings, &[]);
+    let root = root_of(&roots, &model.path)?;
+    let mut plan = Plan::new();
+    let mut kept = Vec::new();
     let mut freed = model.bytes;
+    let mut archives = Archives::load(settings)?;
+    let is_link = std::fs::symlink_metadata(&model.path).is_ok_and(|m| m.file_type().is_symlink());
+    // The folder, or the link itself: a link's target is never followed.
+    plan.remove_tree(root, &model.path)?;
+    let mut removed = vec![model.path.clone()];
+    if is_link {
+        match archives.entries.iter().find(|a| a.src == model.path) {
+            // An archive modelenv made (and recorded) goes with its link.
+            Some(a) if std::fs::symlink_metadata(&a.dest).is_ok() => {
+                let aroot =
+                    Root::open(a.dest.parent().unwrap_or(Path::new("/"))).with_context(|| {
+                        format!("opening the archive folder of {}", a.dest.display())
+                    })?;
+                plan.remove_tree(&aroot, &a.dest)?;
+                removed.push(a.dest.clone());
+            }
+            Some(_) => {}
+            None => {
+                freed = 0;
+                kept.push(format!(
+                    "{} is a link to {}, which modelenv did not archive: only the link is removed",
+                    model.path.display(),
+                    std::fs::read_link(&model.path)
+                        .unwrap_or_default()
+                        .display()
+                ));
+            }
+        }
+    }
     if model.store == StoreKind::Ollama {
         // Only the blobs no other manifest uses; shared config and template layers stay.
         let used: std::collections::HashSet<&Path> = others
@@ -110,50 +160,79 @@ pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<ExitCode> {
             .filter(|f| !used.contains(f.path.as_path()))
             .collect();
         freed = own.iter().map(|f| f.size).sum();
-        paths.extend(own.iter().map(|f| f.path.clone()));
-    } else if model.store == StoreKind::HfHub {
-        if let Ok(target) = std::fs::read_link(&model.path) {
-            paths.push(if target.is_absolute() {
-                target
-            } else {
-                model.path.parent().unwrap_or(Path::new("/")).join(target)
-            });
+        for f in own {
+            plan.remove(root, &f.path)?;
+            removed.push(f.path.clone());
         }
+        let manifests = settings.ollama_models.join("manifests");
+        for d in model.path.ancestors().skip(1) {
+            if d == manifests || !d.starts_with(&manifests) {
+                break;
+            }
+            plan.remove_empty_dir(root, d)?;
+        }
+    } else if model.store == StoreKind::HfHub {
         let locks = settings
             .hub_cache()
             .join(".locks")
             .join(model.path.file_name().unwrap_or_default());
         if locks.exists() {
-            paths.push(locks);
+            plan.remove_tree(root, &locks)?;
+            removed.push(locks);
         }
     }
+    let before = archives.entries.len();
+    archives.entries.retain(|a| a.src != model.path);
+    if archives.entries.len() != before {
+        archives.plan_save(settings, &mut plan)?;
+    }
+    Ok(RmPlan {
+        plan,
+        removed,
+        freed,
+        kept,
+    })
+}
+
+pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<ExitCode> {
+    let args = &rm.target;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(super::begin_changes(settings, "models rm")?)
+    };
+    let (model, others) = find(settings, &args.model, args.kind.as_deref())?;
+    let p = plan_rm(settings, &model, &others)?;
     let qualified = model.qualified_id();
+    let mut code = ExitCode::SUCCESS;
     if !args.dry_run {
         if !confirm(
-            &format!("remove {qualified} ({})?", human_size(freed)),
+            &format!("remove {qualified} ({})?", human_size(p.freed)),
             rm.yes,
         )? {
             eprintln!("nothing removed");
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::SUCCESS);
         }
-        for p in &paths {
-            remove_path(p)?;
+        let outcome = Run::new(&settings.state_dir, "models rm", settings.test_kill_after)
+            .execute(&p.plan)?;
+        for problem in outcome.problems() {
+            crate::ui::warn(problem);
+            code = ExitCode::from(1);
         }
-        if model.store == StoreKind::Ollama {
-            prune_empty_parents(&model.path, &settings.ollama_models.join("manifests"));
-        }
-        let mut archives = Archives::load(settings)?;
-        archives.entries.retain(|a| a.src != model.path);
-        archives.save(settings)?;
+    }
+    for k in &p.kept {
+        crate::ui::note(k);
     }
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&RmReport {
                 model: qualified,
-                removed: &paths,
-                freed_bytes: freed,
-                dry_run: args.dry_run
+                removed: &p.removed,
+                freed_bytes: p.freed,
+                dry_run: args.dry_run,
+                operations: &p.plan.views(),
+                kept: &p.kept,
             })?
         );
     } else {
@@ -162,47 +241,27 @@ pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<ExitCode> {
         } else {
             "removed"
         };
-        for p in &paths {
-            println!("{verb} {}", show(settings, p));
+        for path in &p.removed {
+            println!("{verb} {}", show(settings, path));
         }
         println!(
             "{} {qualified}, {}",
             if args.dry_run { "would free" } else { "freed" },
-            human_size(freed)
+            human_size(p.freed)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
-fn prune_empty_parents(file: &Path, stop: &Path) {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        if d == stop || !d.starts_with(stop) || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
-}
-
-/// What is archived where, and an operation in progress.
+/// What is archived where. An entry counts only while its source is a link to it.
 #[derive(Default, Serialize, Deserialize)]
 struct Archives {
     #[serde(default)]
     entries: Vec<Archived>,
-    #[serde(default)]
-    pending: Option<Pending>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
 struct Archived {
-    model: String,
-    src: PathBuf,
-    dest: PathBuf,
-}
-
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
-struct Pending {
-    op: String,
     model: String,
     src: PathBuf,
     dest: PathBuf,
@@ -218,87 +277,22 @@ impl Archives {
             None => Ok(Archives::default()),
         }
     }
-    fn save(&self, settings: &Settings) -> Result<()> {
-        crate::fsutil::write_atomic(
+    /// Plans writing the record (in the state folder, created if missing).
+    fn plan_save(&self, settings: &Settings, plan: &mut Plan) -> Result<()> {
+        let root = Root::open(
+            settings
+                .state_dir
+                .ancestors()
+                .find(|a| a.is_dir())
+                .unwrap_or(Path::new("/")),
+        )?;
+        plan.write(
+            &root,
             &Self::path(settings),
             serde_json::to_string_pretty(self)?.as_bytes(),
-        )
+        )?;
+        Ok(())
     }
-}
-
-fn partial(p: &Path) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(".modelenv-partial");
-    PathBuf::from(s)
-}
-
-fn old(p: &Path) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(".modelenv-old");
-    PathBuf::from(s)
-}
-
-/// Copies a tree: folders, files (synced) and symlinks as symlinks.
-fn copy_tree(src: &Path, dest: &Path) -> Result<u64> {
-    let mut bytes = 0;
-    for e in walkdir::WalkDir::new(src).follow_links(false) {
-        let e = e?;
-        let rel = e.path().strip_prefix(src).unwrap_or(e.path());
-        let to = dest.join(rel);
-        let ft = e.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &to)
-                .with_context(|| format!("linking {}", to.display()))?;
-        } else {
-            bytes += std::fs::copy(e.path(), &to)
-                .with_context(|| format!("copying {} to {}", e.path().display(), to.display()))?;
-            std::fs::File::open(&to)?.sync_all()?;
-        }
-    }
-    Ok(bytes)
-}
-
-/// Every file of `a` is in `b` with the same bytes, every link with the same target.
-fn verify_tree(a: &Path, b: &Path) -> Result<()> {
-    for e in walkdir::WalkDir::new(a).follow_links(false) {
-        let e = e?;
-        let rel = e.path().strip_prefix(a).unwrap_or(e.path());
-        let other = b.join(rel);
-        let ft = e.file_type();
-        if ft.is_symlink() {
-            if std::fs::read_link(e.path())? != std::fs::read_link(&other).unwrap_or_default() {
-                bail!(
-                    "verification failed: link {} differs in the copy",
-                    rel.display()
-                );
-            }
-        } else if ft.is_file() && sha256_file(e.path())? != sha256_file(&other).unwrap_or_default()
-        {
-            bail!("verification failed: {} differs in the copy", rel.display());
-        }
-    }
-    Ok(())
-}
-
-/// Moves `from` to `to` through a verified copy (`to` must not exist yet).
-fn move_verified(from: &Path, to: &Path) -> Result<()> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    // Same filesystem: one atomic rename.
-    if std::fs::rename(from, to).is_ok() {
-        return Ok(());
-    }
-    let tmp = partial(to);
-    remove_path(&tmp)?;
-    copy_tree(from, &tmp)?;
-    verify_tree(from, &tmp)?;
-    std::fs::rename(&tmp, to)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), to.display()))?;
-    Ok(())
 }
 
 #[derive(Serialize)]
@@ -308,14 +302,21 @@ struct MoveReport {
     to: PathBuf,
     bytes: u64,
     dry_run: bool,
+    operations: Vec<OpView>,
+}
+
+/// The nearest folder of `p` that exists.
+fn existing(p: &Path) -> &Path {
+    p.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("/"))
 }
 
 pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<ExitCode> {
     let args = &archive_args.target;
-    let mut archives = Archives::load(settings)?;
-    if let Some(p) = archives.pending.clone() {
-        finish_pending(settings, &mut archives, &p)?;
-    }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(super::begin_changes(settings, "models archive")?)
+    };
     let (store, _) = parse_id(&args.model)?;
     if store == StoreKind::Ollama {
         bail!(
@@ -323,51 +324,81 @@ pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<ExitCo
         );
     }
     let (model, _) = find(settings, &args.model, args.kind.as_deref())?;
-    if std::fs::symlink_metadata(&model.path).is_ok_and(|m| m.file_type().is_symlink()) {
-        bail!(
-            "{} is already archived to {}",
-            args.model,
-            std::fs::read_link(&model.path)?.display()
-        );
-    }
-    let to_dir = if archive_args.to.is_absolute() {
-        archive_args.to.clone()
-    } else {
-        settings.cwd.join(&archive_args.to)
-    };
+    let to_dir = settings.absolute(&archive_args.to);
     let dest = to_dir.join(model.path.file_name().context("model path has no name")?);
-    if dest.exists() {
+    if std::fs::symlink_metadata(&model.path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let target = std::fs::read_link(&model.path)?;
+        if target == dest {
+            println!(
+                "{} is already archived to {}",
+                args.model,
+                show(settings, &dest)
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        bail!("{} is already archived to {}", args.model, target.display());
+    }
+    if std::fs::symlink_metadata(&dest).is_ok() {
         bail!("{} already exists; choose another --to", dest.display());
     }
+    let roots = super::store_roots(settings, &[]);
+    let root = root_of(&roots, &model.path)?;
+    if Root::open(&model.path).is_ok_and(|m| m.beneath(&dest).is_some()) {
+        bail!(
+            "{} is inside the model itself; choose another --to",
+            to_dir.display()
+        );
+    }
+    let to_root = Root::open(existing(&to_dir))?;
+    let mut archives = Archives::load(settings)?;
+    archives.entries.retain(|a| a.src != model.path);
+    archives.entries.push(Archived {
+        model: model.qualified_id(),
+        src: model.path.clone(),
+        dest: dest.clone(),
+    });
+    // The record first, then the move, then the link that keeps every reader working.
+    let mut plan = Plan::new();
+    archives.plan_save(settings, &mut plan)?;
+    plan.move_to(root, &model.path, &to_root, &dest, Verify::Source)?;
+    plan.symlink_later(root, &model.path, &dest)?;
     let report = MoveReport {
         model: model.qualified_id(),
         from: model.path.clone(),
         to: dest.clone(),
         bytes: model.bytes,
         dry_run: args.dry_run,
+        operations: plan.views(),
     };
-    if !args.dry_run {
-        let pending = Pending {
-            op: "archive".into(),
-            model: report.model.clone(),
-            src: model.path.clone(),
-            dest: dest.clone(),
-        };
-        archives.pending = Some(pending.clone());
-        archives.save(settings)?;
-        finish_pending(settings, &mut archives, &pending)?;
-    }
+    let code = execute(settings, "models archive", &plan, args.dry_run)?;
     print_move(settings, &report, args.json, "archived")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<ExitCode> {
     let args = &restore_args.target;
-    let mut archives = Archives::load(settings)?;
-    if let Some(p) = archives.pending.clone() {
-        finish_pending(settings, &mut archives, &p)?;
-    }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(super::begin_changes(settings, "models restore")?)
+    };
     let (store, id) = parse_id(&args.model)?;
+    let mut archives = Archives::load(settings)?;
+    let finished_now = _lock
+        .as_ref()
+        .is_some_and(|c| c.resumed.iter().any(|r| r == "models restore"));
+    if finished_now
+        && !archives
+            .entries
+            .iter()
+            .any(|a| a.model == format!("{}:{id}", store.name()))
+    {
+        println!(
+            "{} restored (an interrupted restore was finished)",
+            args.model
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let entry = archives
         .entries
         .iter()
@@ -386,33 +417,59 @@ pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<ExitCo
                 args.model
             )
         })?;
+    if std::fs::read_link(&entry.src).ok().as_deref() != Some(entry.dest.as_path()) {
+        bail!(
+            "{} is not a link to its archive {} any more; nothing was changed",
+            entry.src.display(),
+            entry.dest.display()
+        );
+    }
     if !entry.dest.exists() {
         bail!(
             "the archive {} is missing: plug in the drive that holds it",
             entry.dest.display()
         );
     }
-    let bytes = crate::scan_size(&entry.dest);
+    let roots = super::store_roots(settings, &[]);
+    let root = root_of(&roots, &entry.src)?;
+    let from_root = Root::open(existing(entry.dest.parent().unwrap_or(Path::new("/"))))?;
+    let staged = {
+        let mut s = entry.src.as_os_str().to_owned();
+        s.push(".modelenv-restore");
+        PathBuf::from(s)
+    };
+    archives.entries.retain(|a| a.src != entry.src);
+    // Copied back and verified beside the link first, so a refusal changes nothing.
+    let mut plan = Plan::new();
+    plan.move_to(&from_root, &entry.dest, root, &staged, Verify::Source)?;
+    plan.remove(root, &entry.src)?;
+    plan.move_later(root, &staged, root, &entry.src)?;
+    archives.plan_save(settings, &mut plan)?;
     let report = MoveReport {
         model: entry.model.clone(),
         from: entry.dest.clone(),
         to: entry.src.clone(),
-        bytes,
+        bytes: crate::scan_size(&entry.dest),
         dry_run: args.dry_run,
+        operations: plan.views(),
     };
-    if !args.dry_run {
-        let pending = Pending {
-            op: "restore".into(),
-            model: entry.model.clone(),
-            src: entry.src.clone(),
-            dest: entry.dest.clone(),
-        };
-        archives.pending = Some(pending.clone());
-        archives.save(settings)?;
-        finish_pending(settings, &mut archives, &pending)?;
-    }
+    let code = execute(settings, "models restore", &plan, args.dry_run)?;
     print_move(settings, &report, args.json, "restored")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+fn execute(settings: &Settings, command: &str, plan: &Plan, dry_run: bool) -> Result<ExitCode> {
+    if dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcome = Run::new(&settings.state_dir, command, settings.test_kill_after).execute(plan)?;
+    if outcome.complete() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    bail!(
+        "`modelenv {command}` stopped; what did not happen:\n{}",
+        outcome.problems().join("\n")
+    )
 }
 
 fn print_move(settings: &Settings, r: &MoveReport, json: bool, verb: &str) -> Result<()> {
@@ -433,52 +490,4 @@ fn print_move(settings: &Settings, r: &MoveReport, json: bool, verb: &str) -> Re
         );
     }
     Ok(())
-}
-
-/// Carries an archive or restore to its end from whatever step it stopped at; every step is
-/// idempotent and nothing is deleted before its copy is verified in place.
-fn finish_pending(settings: &Settings, archives: &mut Archives, p: &Pending) -> Result<()> {
-    let is_link = |x: &Path| std::fs::symlink_metadata(x).is_ok_and(|m| m.file_type().is_symlink());
-    if p.op == "archive" {
-        if !p.dest.exists() {
-            // Not moved yet (or a copy was interrupted): the source is intact, move it.
-            let from = if p.src.exists() && !is_link(&p.src) {
-                p.src.clone()
-            } else {
-                old(&p.src)
-            };
-            move_verified(&from, &p.dest)?;
-        }
-        if !is_link(&p.src) {
-            if p.src.exists() {
-                std::fs::rename(&p.src, old(&p.src))?;
-            }
-            std::os::unix::fs::symlink(&p.dest, &p.src)
-                .with_context(|| format!("linking {}", p.src.display()))?;
-        }
-        remove_path(&old(&p.src))?;
-        archives.entries.retain(|a| a.src != p.src);
-        archives.entries.push(Archived {
-            model: p.model.clone(),
-            src: p.src.clone(),
-            dest: p.dest.clone(),
-        });
-    } else {
-        if is_link(&p.src) || !p.src.exists() {
-            let staged = partial(&p.src);
-            if !staged.exists() || verify_tree(&p.dest, &staged).is_err() {
-                remove_path(&staged)?;
-                copy_tree(&p.dest, &staged)?;
-                verify_tree(&p.dest, &staged)?;
-            }
-            if is_link(&p.src) {
-                std::fs::remove_file(&p.src)?;
-            }
-            std::fs::rename(&staged, &p.src)?;
-        }
-        remove_path(&p.dest)?;
-        archives.entries.retain(|a| a.src != p.src);
-    }
-    archives.pending = None;
-    archives.save(settings)
 }

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::cli::MigrateArgs;
 use crate::edit::{self, Edit};
-use crate::migrate::{self, CacheResult, Steps};
+use crate::fsops::{OpView, Plan, Run};
+use crate::migrate::{self, CacheResult};
 use crate::settings::{Env, Settings};
 use crate::units::human_size;
 
@@ -31,20 +32,17 @@ struct Report {
     moved_bytes: u64,
     /// Bytes freed: the local copies of content already stored centrally.
     freed_bytes: u64,
+    /// The plan: exactly what `--apply` does.
+    operations: Vec<OpView>,
 }
 
-pub fn run(settings: &Settings, env: &Env, args: &MigrateArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<ExitCode> {
     let roots = super::roots(settings, &args.dirs, "migrate")?;
     let _lock = if args.apply {
-        Some(migrate::lock(settings)?)
+        Some(super::begin_changes(settings, "migrate")?)
     } else {
         None
     };
-    let mut planned = std::collections::HashMap::new();
-    let mut steps = Steps::new(
-        env.get("MODELENV_TEST_KILL_AFTER")
-            .and_then(|v| v.parse().ok()),
-    );
     let exclude = [
         settings.hf_home.clone(),
         settings.custom_model_dir.clone(),
@@ -56,7 +54,13 @@ pub fn run(settings: &Settings, env: &Env, args: &MigrateArgs) -> Result<ExitCod
         configs: Vec::new(),
         moved_bytes: 0,
         freed_bytes: 0,
+        operations: Vec::new(),
     };
+    // The whole plan first (each config file and each cache a group), so the dry run shows
+    // exactly what --apply does.
+    let mut plan = Plan::new();
+    let mut cache_groups = Vec::new();
+    let mut planned = std::collections::HashMap::new();
     for root in &roots {
         // Configs first: the projects point at the central store before their caches go.
         let configs = crate::scan::configs(root);
@@ -75,30 +79,41 @@ pub fn run(settings: &Settings, env: &Env, args: &MigrateArgs) -> Result<ExitCod
                 diff: e.diff(&show(settings, &e.path)),
             });
         }
-        if args.apply && !edits.is_empty() {
-            edit::apply(&edits, &settings.state_dir.join("backups"))?;
+        if !edits.is_empty() {
+            plan.push_group(edit::plan(&edits, &settings.state_dir.join("backups"))?);
         }
-        let caches = crate::scan::caches(root, &exclude);
-        let bar = (args.apply && std::io::stderr().is_terminal()).then(|| {
-            let pb = indicatif::ProgressBar::new(caches.len() as u64);
-            pb.set_style(
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} caches {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            pb
-        });
-        for c in &caches {
-            if let Some(b) = &bar {
-                b.set_message(show(settings, &c.path));
-            }
-            let r = migrate::merge_cache(settings, root, c, args.apply, &mut planned, &mut steps)?;
-            if let Some(b) = &bar {
-                b.inc(1);
-            }
-            report.caches.push(r);
+        let mroots = migrate::MigrateRoots::new(settings, root)?;
+        for c in crate::scan::caches(root, &exclude) {
+            let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);
+            cache_groups.push(plan.push_group(item));
+            report.caches.push(res);
         }
-        if let Some(b) = bar {
-            b.finish_and_clear();
+    }
+    report.operations = plan.views();
+    if args.apply {
+        let outcome = Run::new(&settings.state_dir, "migrate", settings.test_kill_after)
+            .with_progress(std::io::stderr().is_terminal())
+            .execute(&plan)?;
+        for (c, g) in report.caches.iter_mut().zip(&cache_groups) {
+            let removed = outcome
+                .results
+                .iter()
+                .any(|r| r.group == *g && r.op.op == "remove_tree" && r.op.path == c.path);
+            c.removed = removed && outcome.group_ok(*g);
+            for r in outcome.results.iter().filter(|r| r.group == *g) {
+                if let Some(d) = &r.detail {
+                    c.problems.push(d.clone());
+                }
+            }
+        }
+        for r in outcome
+            .results
+            .iter()
+            .filter(|r| !cache_groups.contains(&r.group))
+        {
+            if let Some(d) = &r.detail {
+                crate::ui::warn(d);
+            }
         }
     }
     report.moved_bytes = report.caches.iter().map(|c| c.moved_bytes).sum();

@@ -37,16 +37,7 @@ pub fn roots(
             None => anyhow::bail!("not inside a git repository: pass the folders to {verb}"),
         };
     }
-    Ok(dirs
-        .iter()
-        .map(|d| {
-            if d.is_absolute() {
-                d.clone()
-            } else {
-                settings.cwd.join(d)
-            }
-        })
-        .collect())
+    Ok(dirs.iter().map(|d| settings.absolute(d)).collect())
 }
 
 /// The edits that touch the user's files (modelenv's own state is not the user's business in
@@ -66,4 +57,45 @@ pub fn user_changes<'a>(
         }
     }
     changed
+}
+
+/// Before a command changes anything: the store lock (one modelenv at a time), then whatever
+/// an interrupted earlier run left in the journal is finished.
+pub fn begin_changes(settings: &Settings, command: &str) -> anyhow::Result<Changes> {
+    let lock = crate::fsops::StoreLock::acquire(&settings.state_dir, command)?;
+    let mut run = crate::fsops::Run::new(&settings.state_dir, "resume", settings.test_kill_after);
+    let mut resumed = Vec::new();
+    for (cmd, outcome) in run.resume()? {
+        crate::ui::note(format!(
+            "finished the interrupted `modelenv {cmd}` ({} operation(s))",
+            outcome.results.len()
+        ));
+        for p in outcome.problems() {
+            crate::ui::warn(p);
+        }
+        resumed.push(cmd);
+    }
+    Ok(Changes {
+        _lock: lock,
+        resumed,
+    })
+}
+
+/// The right to change the stores, held until dropped, and the interrupted commands that
+/// were finished before it was granted.
+pub struct Changes {
+    _lock: crate::fsops::StoreLock,
+    pub resumed: Vec<String>,
+}
+
+/// Every store a model can live in, and the extra folders a command was given, by identity.
+pub fn store_roots(settings: &Settings, extra: &[std::path::PathBuf]) -> crate::fsops::Roots {
+    let mut paths = vec![
+        settings.hub_cache(),
+        settings.ollama_models.clone(),
+        settings.custom_model_dir.clone(),
+        crate::stores::lmstudio_models(&settings.home),
+    ];
+    paths.extend(extra.iter().map(|d| settings.absolute(d)));
+    crate::fsops::Roots::new(paths)
 }

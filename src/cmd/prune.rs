@@ -2,13 +2,14 @@
 //! downloads, and blobs nothing references. A dry run lists them; `--apply` deletes exactly
 //! those, snapshot before blobs, so an interruption leaves only orphans the next run frees.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::PruneArgs;
+use crate::fsops::{OpView, Outcome, Plan, Refusal, Roots, Run};
 use crate::settings::Settings;
 use crate::stores::{Reclaim, ReclaimKind, StoreKind, Time};
 use crate::units::{human_size, parse_duration};
@@ -25,18 +26,11 @@ struct Report<'a> {
     applied: bool,
     freed_bytes: u64,
     warnings: &'a [String],
-}
-
-/// Removes a file, a symlink (never its target) or a whole folder.
-pub fn remove_path(p: &Path) -> Result<()> {
-    match std::fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => {
-            std::fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display()))
-        }
-        Ok(_) => std::fs::remove_file(p).with_context(|| format!("removing {}", p.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("inspecting {}", p.display())),
-    }
+    /// The plan: exactly what `--apply` does.
+    operations: &'a [OpView],
+    /// With `--apply`: what happened to each operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a Outcome>,
 }
 
 pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
@@ -57,17 +51,33 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
             !grace && min_age.is_none_or(|min| age >= min)
         })
         .collect();
-    let total: u64 = items.iter().map(|r| r.bytes).sum();
-    let mut freed = 0;
-    if args.apply {
-        for r in &items {
-            // The snapshot goes first: a blob deleted before it would leave a broken link.
-            remove_path(&r.path)?;
-            for b in &r.blobs {
-                remove_path(b)?;
-            }
-            freed += r.bytes;
+    // The plan: each item a group, its snapshot before its blobs, so a blob is never deleted
+    // while a link still points at it, and a refused snapshot keeps its blobs.
+    let roots = Roots::new([settings.hub_cache(), settings.ollama_models.clone()]);
+    let mut plan = Plan::new();
+    let mut warnings = inv.warnings.clone();
+    let mut planned: Vec<(u32, Reclaim)> = Vec::new();
+    for r in items {
+        match plan_item(&roots, &r) {
+            Ok(item) => planned.push((plan.push_group(item), r)),
+            Err(e) => warnings.push(format!("{e}; kept")),
         }
+    }
+    let (groups, items): (Vec<u32>, Vec<Reclaim>) = planned.into_iter().unzip();
+    let total: u64 = items.iter().map(|r| r.bytes).sum();
+    let operations = plan.views();
+    let mut freed = 0;
+    let mut outcome = None;
+    if args.apply {
+        let _lock = super::begin_changes(settings, "prune")?;
+        let o = Run::new(&settings.state_dir, "prune", settings.test_kill_after).execute(&plan)?;
+        for (g, r) in groups.iter().zip(&items) {
+            if o.group_ok(*g) {
+                freed += r.bytes;
+            }
+        }
+        warnings.extend(o.problems());
+        outcome = Some(o);
     }
     if args.json {
         let report = Report {
@@ -75,10 +85,15 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
             reclaimable_bytes: total,
             applied: args.apply,
             freed_bytes: freed,
-            warnings: &inv.warnings,
+            warnings: &warnings,
+            operations: &operations,
+            outcome: outcome.as_ref(),
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(exit(&warnings, outcome.as_ref()));
+    }
+    for w in &warnings {
+        crate::ui::warn(w);
     }
     if items.is_empty() {
         println!("nothing to prune");
@@ -109,5 +124,30 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
             items.len()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(exit(&warnings, outcome.as_ref()))
+}
+
+/// 1 when an operation of the plan did not happen.
+fn exit(_warnings: &[String], outcome: Option<&Outcome>) -> ExitCode {
+    match outcome {
+        Some(o) if !o.complete() => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// The operations that free one item, each checked against the store that holds it: a
+/// snapshot or blob that is not inside its store refuses the whole item.
+fn plan_item(roots: &Roots, r: &Reclaim) -> Result<Plan, Refusal> {
+    let root_of = |p: &Path| {
+        roots.holding(p).ok_or_else(|| Refusal::OutsideRoot {
+            path: p.to_path_buf(),
+            root: PathBuf::from("the model stores"),
+        })
+    };
+    let mut plan = Plan::new();
+    plan.remove_tree(root_of(&r.path)?, &r.path)?;
+    for b in &r.blobs {
+        plan.remove(root_of(b)?, b)?;
+    }
+    Ok(plan)
 }

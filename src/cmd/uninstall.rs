@@ -77,7 +77,7 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<ExitCode> {
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    edit::apply(&edits, &settings.state_dir.join("backups"))?;
+    edit::apply(settings, "uninstall", &edits)?;
     for e in &changed {
         let verb = if e.new.is_none() {
             "removed"

@@ -6,15 +6,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{FileInfo, NameHash, Warnings};
+pub use crate::fsops::hash::sha256_file;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct DupGroup {
@@ -25,22 +24,6 @@ pub struct DupGroup {
     pub copies: Vec<PathBuf>,
     /// Bytes freed if one copy were kept: (copies - 1) × size.
     pub wasted_bytes: u64,
-}
-
-/// sha256 of a file's content, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut buf = vec![0u8; (len as usize).clamp(4096, 1 << 20)];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Hashes remembered by (device, inode, size, mtime), so a second run reads nothing again.
@@ -91,7 +74,7 @@ impl HashCache {
         }
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if let Ok(text) = serde_json::to_vec(&*map) {
-            let _ = crate::fsutil::write_atomic(path, &text);
+            let _ = crate::fsops::write_atomic(path, &text);
         }
     }
 }

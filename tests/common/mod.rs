@@ -209,3 +209,10 @@ pub fn changed(a: &BTreeMap<PathBuf, Entry>, b: &BTreeMap<PathBuf, Entry>) -> Ve
         .into_iter()
         .collect()
 }
+
+/// Whether the process was ended by SIGKILL (the `MODELENV_TEST_KILL_AFTER` hook).
+#[allow(dead_code)]
+pub fn killed(out: &std::process::Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    out.status.signal() == Some(9)
+}

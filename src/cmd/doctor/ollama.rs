@@ -288,6 +288,7 @@ fn systemd_unit(timeout: Duration) -> Option<Unit> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are made by hand
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

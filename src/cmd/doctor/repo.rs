@@ -17,11 +17,7 @@ fn rel_to(root: &Path, p: &Path) -> String {
 
 pub(super) fn checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
     let root = match repo {
-        Some(r) => Some(if r.is_absolute() {
-            r.to_path_buf()
-        } else {
-            settings.cwd.join(r)
-        }),
+        Some(r) => Some(settings.absolute(r)),
         None => crate::repo::git_root(&settings.cwd),
     };
     let Some(root) = root else {

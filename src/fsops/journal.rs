@@ -1,0 +1,140 @@
+//! The journal (a plan is recorded before its first change, and each finished operation is
+//! appended, so a run stopped at any point is finished by the next) and the lock that lets
+//! one modelenv at a time change the stores.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::plan::Plan;
+use super::write::{create_dir_all, remove_file, write_atomic};
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    command: String,
+    plan: Plan,
+}
+
+pub(crate) struct Journal {
+    plan_path: PathBuf,
+    done_path: PathBuf,
+    log: std::fs::File,
+}
+
+fn paths(state_dir: &Path, command: &str) -> (PathBuf, PathBuf) {
+    let dir = state_dir.join("journal");
+    let name: String = command
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    (
+        dir.join(format!("{name}.json")),
+        dir.join(format!("{name}.done")),
+    )
+}
+
+fn open_log(p: &Path, truncate: bool) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(!truncate)
+        .write(true)
+        .truncate(truncate)
+        .open(p)
+        .with_context(|| format!("opening {}", p.display()))
+}
+
+impl Journal {
+    /// Records `plan` (synced) before anything is changed.
+    pub fn begin(state_dir: &Path, command: &str, plan: &Plan) -> Result<Journal> {
+        let (plan_path, done_path) = paths(state_dir, command);
+        let record = Record {
+            command: command.to_owned(),
+            plan: plan.clone(),
+        };
+        create_dir_all(plan_path.parent().unwrap_or(state_dir))?;
+        let log = open_log(&done_path, true)?;
+        write_atomic(&plan_path, &serde_json::to_vec(&record)?)?;
+        Ok(Journal {
+            plan_path,
+            done_path,
+            log,
+        })
+    }
+
+    pub fn reopen(state_dir: &Path, command: &str) -> Result<Journal> {
+        let (plan_path, done_path) = paths(state_dir, command);
+        let log = open_log(&done_path, false)?;
+        Ok(Journal {
+            plan_path,
+            done_path,
+            log,
+        })
+    }
+
+    /// Notes operation `i` as done. Not synced: an operation whose note is lost is found done
+    /// when it is tried again, since every operation recognises its own finished state.
+    pub fn done(&mut self, i: usize) {
+        let _ = writeln!(self.log, "{i}");
+    }
+
+    /// The plan ran to its end: the journal goes.
+    pub fn finish(self) -> Result<()> {
+        remove_file(&self.plan_path)?;
+        remove_file(&self.done_path)
+    }
+}
+
+/// Plans that were recorded and not finished: (command, plan, operations done).
+pub fn interrupted(state_dir: &Path) -> Result<Vec<(String, Plan, HashSet<usize>)>> {
+    let dir = state_dir.join("journal");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for p in files {
+        let text = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+        let record: Record = serde_json::from_slice(&text).with_context(|| {
+            format!(
+                "{} is not a modelenv journal; move it away to go on",
+                p.display()
+            )
+        })?;
+        let done = std::fs::read_to_string(p.with_extension("done"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        out.push((record.command, record.plan, done));
+    }
+    Ok(out)
+}
+
+/// One modelenv at a time changes the stores: an exclusive `flock` on
+/// `<state>/modelenv.lock`, held until dropped (the kernel releases it if the process dies).
+pub struct StoreLock {
+    _file: std::fs::File,
+}
+
+impl StoreLock {
+    pub fn acquire(state_dir: &Path, command: &str) -> Result<StoreLock> {
+        create_dir_all(state_dir)?;
+        let p = state_dir.join("modelenv.lock");
+        let f = open_log(&p, false)?;
+        if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            bail!(
+                "another modelenv is changing the stores (lock {} is held); `{command}` changed nothing. Run it again when the other one has finished",
+                p.display()
+            );
+        }
+        Ok(StoreLock { _file: f })
+    }
+}

@@ -1,0 +1,396 @@
+//! Plans: lists of operations that only the methods below can build, each checked against
+//! the disk as it is while planning (which changes nothing).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::guard::{Fingerprint, Kind, Refusal, Root};
+
+/// A path beneath a root and what the planner saw there (`None`: nothing may be there).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Target {
+    pub root: Root,
+    pub rel: PathBuf,
+    pub seen: Option<Fingerprint>,
+}
+
+impl Target {
+    pub fn path(&self) -> PathBuf {
+        self.root.path().join(&self.rel)
+    }
+
+    fn at(root: &Root, p: &Path) -> Result<(PathBuf, Option<Fingerprint>), Refusal> {
+        let rel = root.beneath(p).ok_or_else(|| Refusal::OutsideRoot {
+            path: p.to_path_buf(),
+            root: root.path().to_path_buf(),
+        })?;
+        let seen = match rustix::fs::lstat(p) {
+            Ok(st) => Some(Fingerprint::from_stat(&st, p)?),
+            Err(_) => None,
+        };
+        if let Some(fp) = &seen
+            && fp.dev != root.dev()
+        {
+            return Err(Refusal::OtherFilesystem {
+                path: p.to_path_buf(),
+            });
+        }
+        Ok((rel, seen))
+    }
+
+    /// Something that is there now.
+    fn existing(root: &Root, p: &Path) -> Result<Target, Refusal> {
+        let (rel, seen) = Target::at(root, p)?;
+        if seen.is_none() {
+            return Err(Refusal::Changed {
+                path: p.to_path_buf(),
+                what: "it does not exist".into(),
+            });
+        }
+        Ok(Target {
+            root: root.clone(),
+            rel,
+            seen,
+        })
+    }
+
+    /// A name the plan will create: nothing may be there.
+    fn absent(root: &Root, p: &Path) -> Result<Target, Refusal> {
+        let (rel, seen) = Target::at(root, p)?;
+        if seen.is_some() {
+            return Err(Refusal::Exists {
+                path: p.to_path_buf(),
+            });
+        }
+        Ok(Target {
+            root: root.clone(),
+            rel,
+            seen,
+        })
+    }
+
+    /// A name an earlier operation of the plan fills or frees: only its place is checked now.
+    fn later(root: &Root, p: &Path) -> Result<Target, Refusal> {
+        let (rel, _) = Target::at(root, p)?;
+        Ok(Target {
+            root: root.clone(),
+            rel,
+            seen: None,
+        })
+    }
+
+    /// A file that may or may not be there (a file the plan rewrites).
+    fn any(root: &Root, p: &Path) -> Result<Target, Refusal> {
+        let (rel, seen) = Target::at(root, p)?;
+        Ok(Target {
+            root: root.clone(),
+            rel,
+            seen,
+        })
+    }
+}
+
+/// How a copy is proven to hold the right bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verify {
+    /// The name promises the content: sha256 (64 hex) or a git blob sha1 (40 hex).
+    Name(String),
+    /// This sha256.
+    Sha256(String),
+    /// Byte for byte what the source held (hashed while copying).
+    Source,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Hard,
+    Reflink,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Action {
+    /// A file, or a symlink itself (never its target).
+    Remove { target: Target },
+    /// A folder and all it holds: one filesystem, no link followed, no special file.
+    RemoveTree { target: Target },
+    /// A folder, only if it is empty.
+    RemoveEmptyDir { target: Target },
+    /// A file or folder to a new name (which must stay free); across filesystems a copy,
+    /// synced and verified, is renamed into place before the source goes.
+    Move {
+        from: Target,
+        to: Target,
+        verify: Verify,
+    },
+    /// A new symbolic link.
+    Symlink { at: Target, link: PathBuf },
+    /// `copy` replaced by a hard link or reflink of `keep`; both are hashed again first.
+    Link {
+        keep: Target,
+        copy: Target,
+        kind: LinkKind,
+        sha256: String,
+    },
+    /// A proof the rest of its group relies on: the file holds this content.
+    Check { target: Target, verify: Verify },
+    /// A file's whole new content, written atomically (mode kept).
+    Write {
+        target: Target,
+        #[serde(with = "bytes_as_text")]
+        contents: Vec<u8>,
+    },
+    /// A folder (and its parents beneath the root).
+    CreateDir { target: Target },
+}
+
+mod bytes_as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(b)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Vec::<u8>::deserialize(d)
+    }
+}
+
+/// One planned operation and the group it belongs to: when an operation of a group does not
+/// happen, the later ones of that group are skipped (a cache is not deleted when one of its
+/// files was not moved).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Step {
+    pub group: u32,
+    pub action: Action,
+}
+
+/// What one operation does, for dry runs and reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpView {
+    pub op: &'static str,
+    pub path: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<PathBuf>,
+}
+
+impl Action {
+    pub fn view(&self) -> OpView {
+        let (op, path, to) = match self {
+            Action::Remove { target } => ("remove", target.path(), None),
+            Action::RemoveTree { target } => ("remove_tree", target.path(), None),
+            Action::RemoveEmptyDir { target } => ("remove_empty_dir", target.path(), None),
+            Action::Move { from, to, .. } => ("move", from.path(), Some(to.path())),
+            Action::Symlink { at, link } => ("symlink", at.path(), Some(link.clone())),
+            Action::Link {
+                keep, copy, kind, ..
+            } => (
+                match kind {
+                    LinkKind::Hard => "hard_link",
+                    LinkKind::Reflink => "reflink",
+                },
+                copy.path(),
+                Some(keep.path()),
+            ),
+            Action::Check { target, .. } => ("check", target.path(), None),
+            Action::Write { target, .. } => ("write", target.path(), None),
+            Action::CreateDir { target } => ("create_dir", target.path(), None),
+        };
+        OpView { op, path, to }
+    }
+}
+
+/// An ordered list of operations. Building one reads the disk and changes nothing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub(crate) steps: Vec<Step>,
+    current: u32,
+    groups: u32,
+}
+
+impl Plan {
+    pub fn new() -> Plan {
+        Plan::default()
+    }
+
+    /// Starts a new group and returns its id: the operations planned next are skipped when
+    /// an earlier one of the same group does not happen.
+    pub fn group(&mut self) -> u32 {
+        self.current = self.groups;
+        self.groups += 1;
+        self.current
+    }
+
+    /// Adds all of `item`'s operations as one new group and returns its id. A planner builds
+    /// each item on a plan of its own and keeps it only if every operation could be planned.
+    pub fn push_group(&mut self, item: Plan) -> u32 {
+        let g = self.group();
+        for s in item.steps {
+            self.push(s.action);
+        }
+        g
+    }
+
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn views(&self) -> Vec<OpView> {
+        self.steps.iter().map(|s| s.action.view()).collect()
+    }
+
+    fn push(&mut self, action: Action) {
+        self.steps.push(Step {
+            group: self.current,
+            action,
+        });
+    }
+
+    /// Removes a file, or a symlink itself.
+    pub fn remove(&mut self, root: &Root, p: &Path) -> Result<(), Refusal> {
+        let target = Target::existing(root, p)?;
+        if target.seen.is_some_and(|f| f.kind == Kind::Dir) {
+            return Err(Refusal::Changed {
+                path: p.to_path_buf(),
+                what: "it is a folder".into(),
+            });
+        }
+        self.push(Action::Remove { target });
+        Ok(())
+    }
+
+    /// Removes a folder and everything in it; a symlink is removed as a link.
+    pub fn remove_tree(&mut self, root: &Root, p: &Path) -> Result<(), Refusal> {
+        let target = Target::existing(root, p)?;
+        if target.seen.is_some_and(|f| f.kind != Kind::Dir) {
+            self.push(Action::Remove { target });
+        } else {
+            self.push(Action::RemoveTree { target });
+        }
+        Ok(())
+    }
+
+    /// Removes a folder if it is empty when its turn comes.
+    pub fn remove_empty_dir(&mut self, root: &Root, p: &Path) -> Result<(), Refusal> {
+        let target = Target::existing(root, p)?;
+        self.push(Action::RemoveEmptyDir { target });
+        Ok(())
+    }
+
+    /// Moves `from` to the free name `to` (verified when it crosses filesystems).
+    pub fn move_to(
+        &mut self,
+        from_root: &Root,
+        from: &Path,
+        to_root: &Root,
+        to: &Path,
+        verify: Verify,
+    ) -> Result<(), Refusal> {
+        let from = Target::existing(from_root, from)?;
+        let to = Target::absent(to_root, to)?;
+        self.push(Action::Move { from, to, verify });
+        Ok(())
+    }
+
+    /// Moves what an earlier operation of this plan puts at `from` to `to`, which an earlier
+    /// operation frees. Only their place is checked now; the guard checks the rest.
+    pub fn move_later(
+        &mut self,
+        from_root: &Root,
+        from: &Path,
+        to_root: &Root,
+        to: &Path,
+    ) -> Result<(), Refusal> {
+        let from = Target::later(from_root, from)?;
+        let to = Target::later(to_root, to)?;
+        self.push(Action::Move {
+            from,
+            to,
+            verify: Verify::Source,
+        });
+        Ok(())
+    }
+
+    /// Makes `at` a symbolic link holding `link`.
+    pub fn symlink(&mut self, root: &Root, at: &Path, link: &Path) -> Result<(), Refusal> {
+        let at = Target::absent(root, at)?;
+        self.push(Action::Symlink {
+            at,
+            link: link.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    /// Makes `at`, which an earlier operation of this plan frees, a symbolic link to `link`.
+    pub fn symlink_later(&mut self, root: &Root, at: &Path, link: &Path) -> Result<(), Refusal> {
+        let at = Target::later(root, at)?;
+        self.push(Action::Symlink {
+            at,
+            link: link.to_path_buf(),
+        });
+        Ok(())
+    }
+
+    /// Replaces `copy` by a link of `keep`, both of which must hash to `sha256` then.
+    pub fn link(
+        &mut self,
+        keep_root: &Root,
+        keep: &Path,
+        copy_root: &Root,
+        copy: &Path,
+        kind: LinkKind,
+        sha256: &str,
+    ) -> Result<(), Refusal> {
+        let keep = Target::existing(keep_root, keep)?;
+        let copy = Target::existing(copy_root, copy)?;
+        for t in [&keep, &copy] {
+            if t.seen.is_some_and(|f| f.kind != Kind::File) {
+                return Err(Refusal::Changed {
+                    path: t.path(),
+                    what: "not a regular file".into(),
+                });
+            }
+        }
+        if keep.seen.map(|f| f.dev) != copy.seen.map(|f| f.dev) {
+            return Err(Refusal::OtherFilesystem { path: copy.path() });
+        }
+        self.push(Action::Link {
+            keep,
+            copy,
+            kind,
+            sha256: sha256.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// A proof the rest of the group needs: `p` holds the content `verify` names.
+    pub fn check(&mut self, root: &Root, p: &Path, verify: Verify) -> Result<(), Refusal> {
+        let target = Target::existing(root, p)?;
+        self.push(Action::Check { target, verify });
+        Ok(())
+    }
+
+    /// Writes `contents` to `p` atomically; if `p` exists it must be unchanged when written.
+    pub fn write(&mut self, root: &Root, p: &Path, contents: &[u8]) -> Result<(), Refusal> {
+        let target = Target::any(root, p)?;
+        self.push(Action::Write {
+            target,
+            contents: contents.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Creates the folder `p` (and missing parents beneath the root).
+    pub fn create_dir(&mut self, root: &Root, p: &Path) -> Result<(), Refusal> {
+        let target = Target::any(root, p)?;
+        self.push(Action::CreateDir { target });
+        Ok(())
+    }
+}

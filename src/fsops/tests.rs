@@ -1,0 +1,454 @@
+//! One test per guard rule: each builds the situation on a real disk, runs the operation and
+//! checks that nothing the rule protects changed.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn setup() -> (tempfile::TempDir, Root) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Root::open(dir.path()).unwrap();
+    (dir, root)
+}
+
+fn run(dir: &Path, plan: &Plan) -> Outcome {
+    Run::new(&dir.join(".state"), "test", None)
+        .execute(plan)
+        .unwrap()
+}
+
+fn status(o: &Outcome) -> Vec<Status> {
+    o.results.iter().map(|r| r.status).collect()
+}
+
+fn sha(s: &[u8]) -> String {
+    hash::sha256_reader(s, s.len() as u64).unwrap()
+}
+
+/// A tempdir on another filesystem than the default one, when the machine has one.
+fn other_fs(than: &Path) -> Option<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    let d = tempfile::tempdir_in(shm).ok()?;
+    (fs::metadata(d.path()).ok()?.dev() != fs::metadata(than).ok()?.dev()).then_some(d)
+}
+
+#[test]
+fn removes_a_file_it_planned() {
+    let (dir, root) = setup();
+    let f = dir.path().join("a/b");
+    fs::create_dir_all(f.parent().unwrap()).unwrap();
+    fs::write(&f, "x").unwrap();
+    let mut plan = Plan::new();
+    plan.remove(&root, &f).unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Done]);
+    assert!(!f.exists());
+    // Run again: found done, not an error.
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::AlreadyDone]);
+}
+
+#[test]
+fn a_file_changed_since_the_plan_is_kept() {
+    let (dir, root) = setup();
+    let f = dir.path().join("blob");
+    fs::write(&f, "old").unwrap();
+    let mut plan = Plan::new();
+    plan.remove(&root, &f).unwrap();
+    fs::write(&f, "a download wrote more").unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Refused]);
+    assert!(
+        o.problems()[0].contains("changed since the plan"),
+        "{:?}",
+        o.problems()
+    );
+    assert_eq!(fs::read_to_string(&f).unwrap(), "a download wrote more");
+}
+
+#[test]
+fn a_file_replaced_since_the_plan_is_kept() {
+    let (dir, root) = setup();
+    let f = dir.path().join("blob");
+    fs::write(&f, "one").unwrap();
+    let mut plan = Plan::new();
+    plan.remove(&root, &f).unwrap();
+    fs::remove_file(&f).unwrap();
+    fs::write(dir.path().join("new"), "two").unwrap();
+    fs::rename(dir.path().join("new"), &f).unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert_eq!(fs::read_to_string(&f).unwrap(), "two");
+}
+
+#[test]
+fn a_path_outside_the_root_cannot_be_planned() {
+    let (dir, _) = setup();
+    let store = dir.path().join("store");
+    fs::create_dir(&store).unwrap();
+    let root = Root::open(&store).unwrap();
+    let outside = dir.path().join("user-file");
+    fs::write(&outside, "mine").unwrap();
+    let mut plan = Plan::new();
+    for p in [outside.clone(), store.join("../user-file")] {
+        let err = plan.remove(&root, &p).unwrap_err();
+        assert!(matches!(err, Refusal::OutsideRoot { .. }), "{err}");
+    }
+    assert!(plan.is_empty());
+    assert!(outside.exists());
+}
+
+#[test]
+fn a_link_out_of_the_root_is_never_followed() {
+    let (dir, _) = setup();
+    let store = dir.path().join("store");
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir_all(&store).unwrap();
+    fs::create_dir_all(elsewhere.join("snap")).unwrap();
+    fs::write(elsewhere.join("snap/weights"), "real model").unwrap();
+    symlink(&elsewhere, store.join("models--org--alias")).unwrap();
+    let root = Root::open(&store).unwrap();
+    let mut plan = Plan::new();
+    // A file reached through the link is not inside the store.
+    let err = plan
+        .remove(&root, &store.join("models--org--alias/snap/weights"))
+        .unwrap_err();
+    assert!(matches!(err, Refusal::OutsideRoot { .. }), "{err}");
+    // Removing the alias removes the link, never what it points to.
+    plan.remove_tree(&root, &store.join("models--org--alias"))
+        .unwrap();
+    assert_eq!(plan.views()[0].op, "remove");
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Done]);
+    assert!(fs::symlink_metadata(store.join("models--org--alias")).is_err());
+    assert_eq!(
+        fs::read_to_string(elsewhere.join("snap/weights")).unwrap(),
+        "real model"
+    );
+}
+
+#[test]
+fn a_folder_swapped_for_a_link_after_the_plan_is_refused() {
+    let (dir, root) = setup();
+    let repo = dir.path().join("models--a");
+    fs::create_dir_all(repo.join("blobs")).unwrap();
+    fs::write(repo.join("blobs/x"), "blob").unwrap();
+    let victim = dir.path().join("victim");
+    fs::create_dir_all(victim.join("blobs")).unwrap();
+    fs::write(victim.join("blobs/x"), "blob").unwrap();
+    let mut plan = Plan::new();
+    plan.remove(&root, &repo.join("blobs/x")).unwrap();
+    // Between plan and execution, the folder on the way becomes a link elsewhere.
+    fs::rename(&repo, dir.path().join("moved")).unwrap();
+    symlink(&victim, &repo).unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Refused]);
+    assert!(
+        o.problems()[0].contains("symbolic link"),
+        "{:?}",
+        o.problems()
+    );
+    assert!(victim.join("blobs/x").exists());
+}
+
+#[test]
+fn a_root_replaced_after_the_plan_is_refused() {
+    let (dir, _) = setup();
+    let store = dir.path().join("store");
+    fs::create_dir(&store).unwrap();
+    fs::write(store.join("f"), "x").unwrap();
+    let root = Root::open(&store).unwrap();
+    let mut plan = Plan::new();
+    plan.remove(&root, &store.join("f")).unwrap();
+    fs::rename(&store, dir.path().join("old")).unwrap();
+    fs::create_dir(&store).unwrap();
+    fs::write(store.join("f"), "x").unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert!(store.join("f").exists());
+}
+
+#[test]
+fn special_files_are_never_touched() {
+    let (dir, root) = setup();
+    let fifo = dir.path().join("pipe");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let mut plan = Plan::new();
+    let err = plan.remove(&root, &fifo).unwrap_err();
+    assert!(matches!(err, Refusal::SpecialFile { .. }), "{err}");
+    // A folder holding one is refused whole: nothing in it is deleted.
+    let d = dir.path().join("d");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("a"), "keep").unwrap();
+    fs::rename(&fifo, d.join("pipe")).unwrap();
+    plan.remove_tree(&root, &d).unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Refused]);
+    assert!(d.join("a").exists() && d.join("pipe").exists());
+}
+
+#[test]
+fn remove_tree_removes_links_not_their_targets() {
+    let (dir, root) = setup();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("user"), "mine").unwrap();
+    let snap = dir.path().join("snapshots/abc");
+    fs::create_dir_all(&snap).unwrap();
+    symlink(outside.path(), snap.join("dir-link")).unwrap();
+    symlink(outside.path().join("user"), snap.join("file-link")).unwrap();
+    let mut plan = Plan::new();
+    plan.remove_tree(&root, &dir.path().join("snapshots"))
+        .unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Done]);
+    assert!(!dir.path().join("snapshots").exists());
+    assert_eq!(
+        fs::read_to_string(outside.path().join("user")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn another_filesystem_is_refused_for_links_and_trees() {
+    let (dir, root) = setup();
+    let Some(other) = other_fs(dir.path()) else {
+        eprintln!("no second filesystem here; skipped");
+        return;
+    };
+    let oroot = Root::open(other.path()).unwrap();
+    fs::write(dir.path().join("keep"), "same").unwrap();
+    fs::write(other.path().join("copy"), "same").unwrap();
+    let mut plan = Plan::new();
+    let err = plan
+        .link(
+            &root,
+            &dir.path().join("keep"),
+            &oroot,
+            &other.path().join("copy"),
+            LinkKind::Hard,
+            &sha(b"same"),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Refusal::OtherFilesystem { .. }), "{err}");
+}
+
+#[test]
+fn a_mount_inside_a_tree_stops_its_removal() {
+    let (dir, root) = setup();
+    let mnt = dir.path().join("store/mnt");
+    fs::create_dir_all(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("cannot mount here (not root?); skipped");
+        return;
+    }
+    fs::write(mnt.join("other-disk"), "x").unwrap();
+    let mut plan = Plan::new();
+    plan.remove_tree(&root, &dir.path().join("store")).unwrap();
+    let o = run(dir.path(), &plan);
+    let kept = mnt.join("other-disk").exists();
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    assert_eq!(status(&o), [Status::Refused]);
+    assert!(
+        o.problems()[0].contains("another filesystem"),
+        "{:?}",
+        o.problems()
+    );
+    assert!(kept);
+}
+
+#[test]
+fn link_hashes_both_copies_again_right_before_linking() {
+    let (dir, root) = setup();
+    let keep = dir.path().join("keep");
+    let copy = dir.path().join("copy");
+    fs::write(&keep, "AAAA").unwrap();
+    fs::write(&copy, "AAAA").unwrap();
+    let mut plan = Plan::new();
+    plan.link(&root, &keep, &root, &copy, LinkKind::Hard, &sha(b"AAAA"))
+        .unwrap();
+    // Same size, same mtime, other bytes: only a hash can tell.
+    let mtime = filetime::FileTime::from_last_modification_time(&fs::metadata(&copy).unwrap());
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&copy)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"BBBB"))
+        .unwrap();
+    filetime::set_file_mtime(&copy, mtime).unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Refused]);
+    assert_eq!(fs::read_to_string(&copy).unwrap(), "BBBB");
+    assert_ne!(
+        fs::metadata(&keep).unwrap().ino(),
+        fs::metadata(&copy).unwrap().ino()
+    );
+}
+
+#[test]
+fn link_replaces_the_copy_and_is_found_done_again() {
+    let (dir, root) = setup();
+    let keep = dir.path().join("keep");
+    let copy = dir.path().join("sub/copy");
+    fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    fs::write(&keep, "data").unwrap();
+    fs::write(&copy, "data").unwrap();
+    let mut plan = Plan::new();
+    plan.link(&root, &keep, &root, &copy, LinkKind::Hard, &sha(b"data"))
+        .unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Done]);
+    assert_eq!(
+        fs::metadata(&keep).unwrap().ino(),
+        fs::metadata(&copy).unwrap().ino()
+    );
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::AlreadyDone]);
+    assert!(!dir.path().join("sub/copy.modelenv-link").exists());
+}
+
+#[test]
+fn move_verifies_a_blob_against_its_name() {
+    let (dir, root) = setup();
+    let good = sha(b"weights");
+    let from = dir.path().join("local").join(&good);
+    fs::create_dir_all(from.parent().unwrap()).unwrap();
+    fs::write(&from, "bit rot").unwrap();
+    let to = dir.path().join("central/blobs").join(&good);
+    let mut plan = Plan::new();
+    plan.move_to(&root, &from, &root, &to, Verify::Name(good.clone()))
+        .unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert!(from.exists() && !to.exists());
+}
+
+#[test]
+fn move_across_filesystems_copies_verifies_then_removes_the_source() {
+    let (dir, root) = setup();
+    let Some(other) = other_fs(dir.path()) else {
+        eprintln!("no second filesystem here; skipped");
+        return;
+    };
+    let oroot = Root::open(other.path()).unwrap();
+    let model = dir.path().join("models--a");
+    fs::create_dir_all(model.join("snapshots/c")).unwrap();
+    fs::create_dir_all(model.join("blobs")).unwrap();
+    fs::write(model.join("blobs/b1"), "weights").unwrap();
+    symlink("../../blobs/b1", model.join("snapshots/c/w")).unwrap();
+    let dest = other.path().join("archive/models--a");
+    let mut plan = Plan::new();
+    plan.move_to(&root, &model, &oroot, &dest, Verify::Source)
+        .unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Done]);
+    assert!(!model.exists());
+    assert_eq!(
+        fs::read_to_string(dest.join("snapshots/c/w")).unwrap(),
+        "weights"
+    );
+    assert!(
+        !other
+            .path()
+            .join("archive/models--a.modelenv-partial")
+            .exists()
+    );
+}
+
+#[test]
+fn move_never_replaces_what_appeared_at_the_destination() {
+    let (dir, root) = setup();
+    let from = dir.path().join("a");
+    let to = dir.path().join("b");
+    fs::write(&from, "mine").unwrap();
+    let mut plan = Plan::new();
+    plan.move_to(&root, &from, &root, &to, Verify::Source)
+        .unwrap();
+    fs::write(&to, "someone else's").unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert_eq!(fs::read_to_string(&to).unwrap(), "someone else's");
+    assert_eq!(fs::read_to_string(&from).unwrap(), "mine");
+}
+
+#[test]
+fn a_refused_operation_skips_the_rest_of_its_group_only() {
+    let (dir, root) = setup();
+    for n in ["snap", "blob", "other"] {
+        fs::write(dir.path().join(n), n).unwrap();
+    }
+    let mut item = Plan::new();
+    item.remove(&root, &dir.path().join("snap")).unwrap();
+    item.remove(&root, &dir.path().join("blob")).unwrap();
+    let mut other = Plan::new();
+    other.remove(&root, &dir.path().join("other")).unwrap();
+    let mut plan = Plan::new();
+    let g = plan.push_group(item);
+    plan.push_group(other);
+    fs::write(dir.path().join("snap"), "changed!").unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Refused, Status::Skipped, Status::Done]);
+    assert!(!o.group_ok(g));
+    assert!(dir.path().join("blob").exists());
+    assert!(!dir.path().join("other").exists());
+}
+
+#[test]
+fn write_refuses_a_file_changed_since_the_plan_and_keeps_links() {
+    let (dir, root) = setup();
+    let f = dir.path().join(".bashrc");
+    fs::write(&f, "mine\n").unwrap();
+    let mut plan = Plan::new();
+    plan.write(&root, &f, b"mine\nexport X=1\n").unwrap();
+    fs::write(&f, "edited meanwhile\n").unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert_eq!(fs::read_to_string(&f).unwrap(), "edited meanwhile\n");
+    // A name that became a link is not written through.
+    let target = dir.path().join("target");
+    fs::write(&target, "t").unwrap();
+    let g = dir.path().join("new");
+    let mut plan = Plan::new();
+    plan.write(&root, &g, b"x").unwrap();
+    symlink(&target, &g).unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert_eq!(fs::read_to_string(&target).unwrap(), "t");
+}
+
+#[test]
+fn an_interrupted_plan_is_finished_by_resume() {
+    let (dir, root) = setup();
+    let state = dir.path().join(".state");
+    for n in ["a", "b", "c"] {
+        fs::write(dir.path().join(n), n).unwrap();
+    }
+    let mut plan = Plan::new();
+    for n in ["a", "b", "c"] {
+        plan.remove(&root, &dir.path().join(n)).unwrap();
+    }
+    // As if killed after the first operation: the journal holds the plan and one done note.
+    let mut j = journal::Journal::begin(&state, "prune", &plan).unwrap();
+    fs::remove_file(dir.path().join("a")).unwrap();
+    j.done(0);
+    drop(j);
+    assert_eq!(interrupted(&state).unwrap().len(), 1);
+    let resumed = Run::new(&state, "resume", None).resume().unwrap();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].0, "prune");
+    assert_eq!(
+        status(&resumed[0].1),
+        [Status::AlreadyDone, Status::Done, Status::Done]
+    );
+    assert!(interrupted(&state).unwrap().is_empty());
+    let left: Vec<PathBuf> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != ".state")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn the_store_lock_admits_one_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = StoreLock::acquire(dir.path(), "prune").unwrap();
+    let err = StoreLock::acquire(dir.path(), "migrate").err().unwrap();
+    assert!(err.to_string().contains("another modelenv"), "{err}");
+    drop(first);
+    StoreLock::acquire(dir.path(), "migrate").unwrap();
+}

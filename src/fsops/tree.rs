@@ -1,0 +1,260 @@
+//! Whole folders through directory handles: removed without following a link or leaving the
+//! filesystem, copied and compared entry by entry.
+
+use std::ffi::{CStr, OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+
+use super::guard::{Failure, Refusal};
+use super::hash;
+
+const DIR_FLAGS: OFlags = OFlags::DIRECTORY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::RDONLY);
+
+fn open_dir(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<OwnedFd, Failure> {
+    rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty()).map_err(|e| Failure::io(path, e))
+}
+
+/// The names in a folder, without `.` and `..`.
+fn entries(dir: &OwnedFd, path: &Path) -> Result<Vec<OsString>, Failure> {
+    let mut d = rustix::fs::Dir::read_from(dir).map_err(|e| Failure::io(path, e))?;
+    let mut out = Vec::new();
+    while let Some(e) = d.read() {
+        let e = e.map_err(|e| Failure::io(path, e))?;
+        let n: &CStr = e.file_name();
+        let b = n.to_bytes();
+        if b != b"." && b != b".." {
+            out.push(OsStr::from_bytes(b).to_os_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn file_type(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<(FileType, u64), Failure> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Failure::io(path, e))?;
+    Ok((FileType::from_raw_mode(st.st_mode), st.st_dev))
+}
+
+/// Checks that everything below `name` can be removed: one filesystem, no special file.
+fn check_tree(dir: &OwnedFd, name: &OsStr, path: &Path, dev: u64) -> Result<(), Failure> {
+    let (ft, d) = file_type(dir, name, path)?;
+    if d != dev {
+        return Err(Refusal::OtherFilesystem {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    match ft {
+        FileType::RegularFile | FileType::Symlink => Ok(()),
+        FileType::Directory => {
+            let sub = open_dir(dir, name, path)?;
+            for n in entries(&sub, path)? {
+                check_tree(&sub, &n, &path.join(&n), dev)?;
+            }
+            Ok(())
+        }
+        _ => Err(Refusal::SpecialFile {
+            path: path.to_path_buf(),
+        }
+        .into()),
+    }
+}
+
+fn remove_checked(dir: &OwnedFd, name: &OsStr, path: &Path, dev: u64) -> Result<(), Failure> {
+    let (ft, d) = file_type(dir, name, path)?;
+    if d != dev {
+        return Err(Refusal::OtherFilesystem {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    match ft {
+        FileType::Directory => {
+            let sub = open_dir(dir, name, path)?;
+            for n in entries(&sub, path)? {
+                remove_checked(&sub, &n, &path.join(&n), dev)?;
+            }
+            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(|e| Failure::io(path, e))
+        }
+        FileType::RegularFile | FileType::Symlink => {
+            rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| Failure::io(path, e))
+        }
+        _ => Err(Refusal::SpecialFile {
+            path: path.to_path_buf(),
+        }
+        .into()),
+    }
+}
+
+/// Removes `name` in `dir` and everything below it, after checking all of it first.
+pub(crate) fn remove_tree(
+    dir: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    dev: u64,
+) -> Result<(), Failure> {
+    check_tree(dir, name, path, dev)?;
+    remove_checked(dir, name, path, dev)?;
+    let _ = rustix::fs::fsync(dir);
+    Ok(())
+}
+
+fn open_read(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<std::fs::File, Failure> {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Failure::io(path, e))?;
+    // SAFETY: `fd` is an owned, open file descriptor whose ownership moves into the File.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd.into_raw_fd()) })
+}
+
+/// sha256 of the regular file `name` in `dir` (a link there is an error, not followed).
+pub(crate) fn sha256_at(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<String, Failure> {
+    let f = open_read(dir, name, path)?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    hash::sha256_reader(f, len).map_err(|e| Failure::io(path, e))
+}
+
+/// Whether the file's content is what its blob name promises (`None`: the name promises
+/// nothing).
+pub(crate) fn name_matches_at(
+    dir: impl AsFd,
+    name: &OsStr,
+    promised: &str,
+    path: &Path,
+) -> Result<Option<bool>, Failure> {
+    let f = open_read(dir, name, path)?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let got = match promised.len() {
+        64 => hash::sha256_reader(f, len),
+        40 => hash::git_sha1_reader(f, len),
+        _ => return Ok(None),
+    };
+    got.map(|h| Some(h == promised))
+        .map_err(|e| Failure::io(path, e))
+}
+
+/// Copies the file, folder or link `name` of `src` to the new name `to` in `dst`: files
+/// synced, links as links. Returns the bytes copied.
+pub(crate) fn copy(
+    src: &OwnedFd,
+    name: &OsStr,
+    dst: &OwnedFd,
+    to: &OsStr,
+    path: &Path,
+) -> Result<u64, Failure> {
+    let st = rustix::fs::statat(src, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Failure::io(path, e))?;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => {
+            let mut from = open_read(src, name, path)?;
+            let fd = rustix::fs::openat(
+                dst,
+                to,
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(st.st_mode & 0o7777),
+            )
+            .map_err(|e| Failure::io(path, e))?;
+            // SAFETY: `fd` is an owned, open file descriptor whose ownership moves into the File.
+            let mut out = unsafe { std::fs::File::from_raw_fd(fd.into_raw_fd()) };
+            let mut buf = vec![0u8; 1 << 20];
+            let mut n_total = 0;
+            loop {
+                let n = from.read(&mut buf).map_err(|e| Failure::io(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                out.write_all(&buf[..n]).map_err(|e| Failure::io(path, e))?;
+                n_total += n as u64;
+            }
+            out.sync_all().map_err(|e| Failure::io(path, e))?;
+            Ok(n_total)
+        }
+        FileType::Symlink => {
+            let target =
+                rustix::fs::readlinkat(src, name, Vec::new()).map_err(|e| Failure::io(path, e))?;
+            rustix::fs::symlinkat(target.as_c_str(), dst, to).map_err(|e| Failure::io(path, e))?;
+            Ok(0)
+        }
+        FileType::Directory => {
+            rustix::fs::mkdirat(dst, to, Mode::from_raw_mode(st.st_mode & 0o7777))
+                .map_err(|e| Failure::io(path, e))?;
+            let s = open_dir(src, name, path)?;
+            let d = open_dir(dst, to, path)?;
+            let mut bytes = 0;
+            for n in entries(&s, path)? {
+                bytes += copy(&s, &n, &d, &n, &path.join(&n))?;
+            }
+            let _ = rustix::fs::fsync(&d);
+            Ok(bytes)
+        }
+        _ => Err(Refusal::SpecialFile {
+            path: path.to_path_buf(),
+        }
+        .into()),
+    }
+}
+
+/// Whether `b` in `bdir` holds exactly what `a` in `adir` holds: the same entries, every
+/// file's sha256, every link's target.
+pub(crate) fn same(
+    adir: &OwnedFd,
+    a: &OsStr,
+    bdir: &OwnedFd,
+    b: &OsStr,
+    path: &Path,
+) -> Result<bool, Failure> {
+    let ta =
+        rustix::fs::statat(adir, a, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Failure::io(path, e))?;
+    let Ok(tb) = rustix::fs::statat(bdir, b, AtFlags::SYMLINK_NOFOLLOW) else {
+        return Ok(false);
+    };
+    let (fa, fb) = (
+        FileType::from_raw_mode(ta.st_mode),
+        FileType::from_raw_mode(tb.st_mode),
+    );
+    if fa != fb {
+        return Ok(false);
+    }
+    match fa {
+        FileType::RegularFile => {
+            Ok(ta.st_size == tb.st_size && sha256_at(adir, a, path)? == sha256_at(bdir, b, path)?)
+        }
+        FileType::Symlink => {
+            let la =
+                rustix::fs::readlinkat(adir, a, Vec::new()).map_err(|e| Failure::io(path, e))?;
+            let lb =
+                rustix::fs::readlinkat(bdir, b, Vec::new()).map_err(|e| Failure::io(path, e))?;
+            Ok(la == lb)
+        }
+        FileType::Directory => {
+            let da = open_dir(adir, a, path)?;
+            let db = open_dir(bdir, b, path)?;
+            let (ea, eb) = (entries(&da, path)?, entries(&db, path)?);
+            if ea != eb {
+                return Ok(false);
+            }
+            for n in ea {
+                if !same(&da, &n, &db, &n, &path.join(&n))? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        _ => Err(Refusal::SpecialFile {
+            path: path.to_path_buf(),
+        }
+        .into()),
+    }
+}
