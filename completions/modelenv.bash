@@ -378,7 +378,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__dedupe)
-            opts="-h -V --apply --link --dir --json --hf-home --custom-model-dir --help --version"
+            opts="-h -V --apply --dry-run --link --dir --json --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -792,7 +792,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__migrate)
-            opts="-h -V --apply --json --hf-home --custom-model-dir --help --version"
+            opts="-h -V --apply --dry-run --json --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,7 +1044,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__prune)
-            opts="-h -V --apply --json --older-than --hf-home --custom-model-dir --help --version"
+            opts="-h -V --apply --dry-run --json --older-than --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

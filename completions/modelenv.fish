@@ -120,7 +120,7 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_see
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l type -d 'For hf-hub ids that exist as more than one repo type' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l dry-run -d 'Show what would happen and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l dry-run -d 'Only show the plan and change nothing (with --json, every operation it would run)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -l json -d 'Print the summary as JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask for confirmation'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
@@ -129,14 +129,14 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_see
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l to -d 'Folder to move it to, e.g. /media/drive/model-archive' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l dry-run -d 'Show what would happen and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l dry-run -d 'Only show the plan and change nothing (with --json, every operation it would run)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -l json -d 'Print the summary as JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from archive" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l type -d 'For hf-hub ids that exist as more than one repo type' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l dry-run -d 'Show what would happen and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l dry-run -d 'Only show the plan and change nothing (with --json, every operation it would run)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -l json -d 'Print the summary as JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
@@ -148,7 +148,8 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_see
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l older-than -d 'Only items last changed longer ago than this, e.g. 30d' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l apply -d 'Delete what the dry run lists'
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l apply -d 'Delete exactly what the dry run lists'
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l dry-run -d 'Only show the plan (the default; with --json, every operation --apply would run)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l json -d 'Print JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -s V -l version -d 'Print version'
@@ -162,13 +163,15 @@ reflink\t''"
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l dir -d 'Also look in this folder (repeatable)' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l apply -d 'Link the copies (without it: a dry run that changes nothing)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l apply -d 'Link exactly the copies the dry run lists'
+complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l dry-run -d 'Only show the plan (the default; with --json, every operation --apply would run)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l json -d 'Print JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
-complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l apply -d 'Carry out the plan (without it: a dry run that changes nothing)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l apply -d 'Carry out exactly the plan the dry run shows'
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l dry-run -d 'Only show the plan (the default; with --json, every operation --apply would run)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l json -d 'Print JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -s V -l version -d 'Print version'

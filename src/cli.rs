@@ -14,7 +14,8 @@ use crate::stores::StoreKind;
     name = "modelenv",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Changing files: every command that changes files takes --dry-run, which prints the plan and\nchanges nothing (with --json, every operation). prune, dedupe and migrate only plan unless given\n--apply; install, uninstall, config set and models rm/archive/restore act on what you name\n(models rm asks first). A refusal changes nothing and exits 2; a run that is stopped is\nfinished by the next modelenv that changes files.\n\nExit status: 0 ok, 1 problems found (or an operation refused), 2 error or refusal."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -259,7 +260,7 @@ pub struct ModelTarget {
     /// For hf-hub ids that exist as more than one repo type
     #[arg(long = "type", value_name = "TYPE")]
     pub kind: Option<String>,
-    /// Show what would happen and change nothing
+    /// Only show the plan and change nothing (with --json, every operation it would run)
     #[arg(long)]
     pub dry_run: bool,
     /// Print the summary as JSON on stdout
@@ -269,9 +270,12 @@ pub struct ModelTarget {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Delete what the dry run lists
-    #[arg(long)]
+    /// Delete exactly what the dry run lists
+    #[arg(long, conflicts_with = "dry_run")]
     pub apply: bool,
+    /// Only show the plan (the default; with --json, every operation --apply would run)
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -320,9 +324,12 @@ pub struct LsArgs {
 pub struct MigrateArgs {
     /// Folders to migrate [default: the git root of the current directory]
     pub dirs: Vec<PathBuf>,
-    /// Carry out the plan (without it: a dry run that changes nothing)
-    #[arg(long)]
+    /// Carry out exactly the plan the dry run shows
+    #[arg(long, conflicts_with = "dry_run")]
     pub apply: bool,
+    /// Only show the plan (the default; with --json, every operation --apply would run)
+    #[arg(long)]
+    pub dry_run: bool,
     /// Print JSON on stdout
     #[arg(long)]
     pub json: bool,
@@ -330,9 +337,12 @@ pub struct MigrateArgs {
 
 #[derive(Debug, Args)]
 pub struct DedupeArgs {
-    /// Link the copies (without it: a dry run that changes nothing)
-    #[arg(long)]
+    /// Link exactly the copies the dry run lists
+    #[arg(long, conflicts_with = "dry_run")]
     pub apply: bool,
+    /// Only show the plan (the default; with --json, every operation --apply would run)
+    #[arg(long)]
+    pub dry_run: bool,
     /// Hard links (one file, any filesystem that has them) or reflinks (copy-on-write clones)
     #[arg(long, value_enum, default_value = "hard")]
     pub link: LinkKind,

@@ -34,9 +34,9 @@ fn main() -> ExitCode {
     finish(run(cli))
 }
 
-fn finish(result: Result<ExitCode>) -> ExitCode {
+fn finish(result: Result<cmd::Exit>) -> ExitCode {
     match result {
-        Ok(code) => code,
+        Ok(code) => code.into(),
         Err(e) => {
             ui::error(format!("{e:#}"));
             ExitCode::from(2)
@@ -44,13 +44,13 @@ fn finish(result: Result<ExitCode>) -> ExitCode {
     }
 }
 
-fn init_fast(shell: Shell) -> Result<ExitCode> {
+fn init_fast(shell: Shell) -> Result<cmd::Exit> {
     let settings = Settings::resolve(&Env::from_process(), Path::new("/"), &Overrides::default())?;
     cmd::init::run(&settings, shell)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(cmd::Exit::Ok)
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<cmd::Exit> {
     let env = Env::from_process();
     let cwd = std::env::current_dir()?;
     let overrides = Overrides {
@@ -62,7 +62,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Install(args) => cmd::install::run(&settings, &env, args),
         Command::Uninstall(args) => cmd::uninstall::run(&settings, args),
-        Command::Init { shell } => cmd::init::run(&settings, *shell).map(|()| ExitCode::SUCCESS),
+        Command::Init { shell } => cmd::init::run(&settings, *shell).map(|()| cmd::Exit::Ok),
         Command::Doctor(args) => cmd::doctor::run(&settings, &env, args),
         Command::Usage(args) => cmd::usage::run(&settings, args),
         Command::Prune(args) => cmd::prune::run(&settings, args),
@@ -76,8 +76,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             modelenv::cli::ModelsAction::Restore(args) => cmd::manage::restore(&settings, args),
         },
         Command::Config { action } => {
-            cmd::config::run(&settings, &env, action).map(|()| ExitCode::SUCCESS)
+            cmd::config::run(&settings, &env, action).map(|()| cmd::Exit::Ok)
         }
-        Command::Completions { shell } => cmd::completions::run(*shell).map(|()| ExitCode::SUCCESS),
+        Command::Completions { shell } => cmd::completions::run(*shell).map(|()| cmd::Exit::Ok),
     }
 }

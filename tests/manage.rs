@@ -554,6 +554,11 @@ fn rm_asks_on_a_terminal() {
         child.wait_with_output().unwrap()
     };
     let no = run("n\n");
+    assert_eq!(
+        no.status.code(),
+        Some(0),
+        "declining is not a problem found"
+    );
     assert!(manifest.exists(), "answering no removed the model");
     assert!(
         String::from_utf8_lossy(&no.stdout).contains("[y/N]"),

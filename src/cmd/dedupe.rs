@@ -6,9 +6,9 @@
 //! `blobs/` is renamed or added: a blob can only be the copy others link to, or be replaced in
 //! place under its own name.
 
+use crate::cmd::Exit;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -46,7 +46,13 @@ struct Report {
     operations: Vec<OpView>,
 }
 
-pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
+    // The lock (and whatever an interrupted run left) comes before the plan is made.
+    let _changes = if args.apply {
+        Some(super::begin_changes(settings, "dedupe")?)
+    } else {
+        None
+    };
     let mut inv = inventory::read(settings, &args.dirs, &[]);
     let contents: Vec<_> = inv
         .models
@@ -137,9 +143,8 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
         report.groups.push(out);
     }
     report.operations = plan.views();
-    let mut code = ExitCode::SUCCESS;
+    let mut code = Exit::Ok;
     if args.apply && !plan.is_empty() {
-        let _lock = super::begin_changes(settings, "dedupe")?;
         let outcome =
             Run::new(&settings.state_dir, "dedupe", settings.test_kill_after).execute(&plan)?;
         for (gid, rg, path, size) in &linked {
@@ -158,7 +163,7 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<ExitCode> {
                     path: path.clone(),
                     reason,
                 });
-                code = ExitCode::from(1);
+                code = Exit::Problems;
             }
         }
     } else {

@@ -1,8 +1,8 @@
 //! `modelenv install`: the managed block in each shell's startup files, the managed keys in the
 //! repo's root `.env.example`, the chosen locations in the config file; then the doctor.
 
+use crate::cmd::Exit;
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
@@ -19,7 +19,7 @@ use crate::ui;
 
 use super::show;
 
-pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
     let shells = Shell::pick(&args.shells, settings)?;
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
@@ -66,7 +66,7 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
                 changed.len()
             ));
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     edit::apply(settings, "install", &edits)?;
     for e in &changed {
@@ -100,7 +100,7 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<ExitCod
         ui::hint("open a new terminal (or start a new shell) for the variables to take effect");
     }
     if args.no_doctor {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     eprintln!();
     super::doctor::run(

@@ -2,9 +2,9 @@
 //! a symlink, and bring it back. Archive and restore keep a journal, copy before they delete,
 //! verify every byte, and finish an interrupted run when started again.
 
+use crate::cmd::Exit;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -194,30 +194,41 @@ fn plan_rm(settings: &Settings, model: &Model, others: &[Model]) -> Result<RmPla
     })
 }
 
-pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<ExitCode> {
+pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<Exit> {
     let args = &rm.target;
     let _lock = if args.dry_run {
         None
     } else {
         Some(super::begin_changes(settings, "models rm")?)
     };
-    let (model, others) = find(settings, &args.model, args.kind.as_deref())?;
+    let (model, others) = match find(settings, &args.model, args.kind.as_deref()) {
+        Ok(found) => found,
+        Err(_)
+            if _lock
+                .as_ref()
+                .is_some_and(|c| c.resumed.iter().any(|r| r == "models rm")) =>
+        {
+            println!("{} removed (an interrupted rm was finished)", args.model);
+            return Ok(Exit::Ok);
+        }
+        Err(e) => return Err(e),
+    };
     let p = plan_rm(settings, &model, &others)?;
     let qualified = model.qualified_id();
-    let mut code = ExitCode::SUCCESS;
+    let mut code = Exit::Ok;
     if !args.dry_run {
         if !confirm(
             &format!("remove {qualified} ({})?", human_size(p.freed)),
             rm.yes,
         )? {
             eprintln!("nothing removed");
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Exit::Ok);
         }
         let outcome = Run::new(&settings.state_dir, "models rm", settings.test_kill_after)
             .execute(&p.plan)?;
         for problem in outcome.problems() {
             crate::ui::warn(problem);
-            code = ExitCode::from(1);
+            code = Exit::Problems;
         }
     }
     for k in &p.kept {
@@ -310,7 +321,7 @@ fn existing(p: &Path) -> &Path {
     p.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("/"))
 }
 
-pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<ExitCode> {
+pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<Exit> {
     let args = &archive_args.target;
     let _lock = if args.dry_run {
         None
@@ -334,7 +345,7 @@ pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<ExitCo
                 args.model,
                 show(settings, &dest)
             );
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Exit::Ok);
         }
         bail!("{} is already archived to {}", args.model, target.display());
     }
@@ -375,7 +386,7 @@ pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<ExitCo
     Ok(code)
 }
 
-pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<ExitCode> {
+pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<Exit> {
     let args = &restore_args.target;
     let _lock = if args.dry_run {
         None
@@ -397,7 +408,7 @@ pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<ExitCo
             "{} restored (an interrupted restore was finished)",
             args.model
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     let entry = archives
         .entries
@@ -458,13 +469,13 @@ pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<ExitCo
     Ok(code)
 }
 
-fn execute(settings: &Settings, command: &str, plan: &Plan, dry_run: bool) -> Result<ExitCode> {
+fn execute(settings: &Settings, command: &str, plan: &Plan, dry_run: bool) -> Result<Exit> {
     if dry_run {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     let outcome = Run::new(&settings.state_dir, command, settings.test_kill_after).execute(plan)?;
     if outcome.complete() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     bail!(
         "`modelenv {command}` stopped; what did not happen:\n{}",

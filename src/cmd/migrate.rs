@@ -1,9 +1,9 @@
 //! `modelenv migrate`: the plan (each cache merge, each config diff, the bytes freed) as a dry
 //! run; with `--apply`, carried out so that a rerun after any interruption completes it.
 
+use crate::cmd::Exit;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -36,7 +36,7 @@ struct Report {
     operations: Vec<OpView>,
 }
 
-pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> {
     let roots = super::roots(settings, &args.dirs, "migrate")?;
     let _lock = if args.apply {
         Some(super::begin_changes(settings, "migrate")?)
@@ -124,11 +124,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<ExitCo
     } else {
         print_human(settings, &report);
     }
-    Ok(if problems {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if problems { Exit::Problems } else { Exit::Ok })
 }
 
 fn print_human(settings: &Settings, r: &Report) {

@@ -16,8 +16,29 @@ pub mod uninstall;
 pub mod usage;
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use crate::settings::Settings;
+
+/// How a command ended. Errors and refusals (nothing changed, the reason on stderr) are the
+/// `Err` of a command's `Result` and exit 2; the user declining a prompt is `Ok`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Exit {
+    /// 0: done, or nothing to do.
+    Ok,
+    /// 1: the command ran and found or left problems (a failed check, an operation refused).
+    Problems,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        match e {
+            Exit::Ok => ExitCode::SUCCESS,
+            Exit::Problems => ExitCode::from(1),
+        }
+    }
+}
 
 /// A path for messages: `~/…` below HOME.
 pub fn show(settings: &Settings, p: &Path) -> String {

@@ -1,6 +1,6 @@
 //! `modelenv models ls`: every model in every store, filtered and sorted like `hf cache ls`.
 
-use std::process::ExitCode;
+use crate::cmd::Exit;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -175,7 +175,7 @@ struct Listing<'a> {
     warnings: &'a [String],
 }
 
-pub fn ls(settings: &Settings, args: &LsArgs) -> Result<ExitCode> {
+pub fn ls(settings: &Settings, args: &LsArgs) -> Result<Exit> {
     let filters: Vec<Filter> = args
         .filters
         .iter()
@@ -202,11 +202,11 @@ pub fn ls(settings: &Settings, args: &LsArgs) -> Result<ExitCode> {
                 warnings: &inv.warnings
             })?
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     if models.is_empty() {
         eprintln!("no models match");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     println!(
         "{:<9} {:<48} {:<8} {:>10}  {:<16} {:<16} REFS",
@@ -235,5 +235,5 @@ pub fn ls(settings: &Settings, args: &LsArgs) -> Result<ExitCode> {
         models.len(),
         human_size(total)
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }

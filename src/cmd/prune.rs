@@ -2,8 +2,8 @@
 //! downloads, and blobs nothing references. A dry run lists them; `--apply` deletes exactly
 //! those, snapshot before blobs, so an interruption leaves only orphans the next run frees.
 
+use crate::cmd::Exit;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -33,13 +33,19 @@ struct Report<'a> {
     outcome: Option<&'a Outcome>,
 }
 
-pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
     let min_age = args
         .older_than
         .as_deref()
         .map(parse_duration)
         .transpose()?
         .map(|s| s as f64);
+    // The lock (and whatever an interrupted run left) comes before the plan is made.
+    let _changes = if args.apply {
+        Some(super::begin_changes(settings, "prune")?)
+    } else {
+        None
+    };
     let inv = inventory::read(settings, &[], &[StoreKind::HfHub, StoreKind::Ollama]);
     let now = Time::now();
     let items: Vec<Reclaim> = inv
@@ -69,7 +75,6 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
     let mut freed = 0;
     let mut outcome = None;
     if args.apply {
-        let _lock = super::begin_changes(settings, "prune")?;
         let o = Run::new(&settings.state_dir, "prune", settings.test_kill_after).execute(&plan)?;
         for (g, r) in groups.iter().zip(&items) {
             if o.group_ok(*g) {
@@ -97,7 +102,7 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
     }
     if items.is_empty() {
         println!("nothing to prune");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     for r in &items {
         let what = match r.kind {
@@ -128,10 +133,10 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<ExitCode> {
 }
 
 /// 1 when an operation of the plan did not happen.
-fn exit(_warnings: &[String], outcome: Option<&Outcome>) -> ExitCode {
+fn exit(_warnings: &[String], outcome: Option<&Outcome>) -> Exit {
     match outcome {
-        Some(o) if !o.complete() => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
+        Some(o) if !o.complete() => Exit::Problems,
+        _ => Exit::Ok,
     }
 }
 

@@ -1,8 +1,8 @@
 //! `modelenv scan`: project-local caches and the configs that create them, with the savings
 //! centralising would bring (the seed's Before / After / Savings, computed).
 
+use crate::cmd::Exit;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -27,7 +27,7 @@ struct Report<'a> {
     reclaimable_bytes: u64,
 }
 
-pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, args: &ScanArgs) -> Result<Exit> {
     let roots = super::roots(settings, &args.dirs, "scan")?;
     let exclude = [
         settings.hf_home.clone(),
@@ -95,7 +95,7 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
             reclaimable_bytes: local_dup,
         };
         println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     println!("Project-local caches");
     for c in &caches {
@@ -131,5 +131,5 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<ExitCode> {
         human_size(local_bytes.saturating_sub(local_dup))
     );
     println!("Savings: {}", human_size(local_dup));
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }

@@ -1,7 +1,7 @@
 //! `modelenv uninstall`: removes the managed blocks and restores the `.env` lines install
 //! changed, so the user's files come back byte for byte; symlinks stay symlinks.
 
-use std::process::ExitCode;
+use crate::cmd::Exit;
 
 use anyhow::Result;
 
@@ -16,7 +16,7 @@ use crate::ui;
 
 use super::show;
 
-pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     let shells: Vec<Shell> = if args.shells.is_empty() {
         shell::ALL.to_vec()
     } else {
@@ -75,7 +75,7 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<ExitCode> {
             "dry run: {} file(s) would change; nothing was written",
             changed.len()
         ));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok);
     }
     edit::apply(settings, "uninstall", &edits)?;
     for e in &changed {
@@ -95,5 +95,5 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<ExitCode> {
             show(settings, &settings.config_path)
         ));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }

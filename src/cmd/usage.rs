@@ -1,6 +1,6 @@
 //! `modelenv usage`: disk use per store, the largest models, duplicates and what can be freed.
 
-use std::process::ExitCode;
+use crate::cmd::Exit;
 
 use anyhow::Result;
 use console::style;
@@ -35,7 +35,7 @@ struct Report<'a> {
     warnings: &'a [String],
 }
 
-pub fn run(settings: &Settings, args: &UsageArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
     let mut inv = inventory::read(settings, &args.dirs, &args.stores);
     let contents: Vec<_> = inv
         .models
@@ -90,9 +90,9 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<ExitCode> {
     }
     if !any_store {
         crate::ui::error("no model store was found; nothing to report");
-        return Ok(ExitCode::from(1));
+        return Ok(Exit::Problems);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok)
 }
 
 fn print_human(

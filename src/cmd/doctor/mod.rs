@@ -20,7 +20,9 @@ mod shells;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
+
+use crate::cmd::Exit;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -88,7 +90,7 @@ struct Central {
     ollama_models: PathBuf,
 }
 
-pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<ExitCode> {
+pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     let timeout = Duration::from_secs(args.timeout);
     let mut checks = locations::checks(settings);
     checks.extend(locations::libraries(
@@ -185,11 +187,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<ExitCode
     } else {
         print_human(&checks);
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if ok { Exit::Ok } else { Exit::Problems })
 }
 
 fn print_human(checks: &[Check]) {
