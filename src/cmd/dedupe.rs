@@ -204,7 +204,9 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
         human_size(report.freed_bytes)
     );
     if !args.apply {
-        println!("dry run: nothing was changed; run `modelenv dedupe --apply`");
+        crate::ui::hint(
+            "dry run: nothing was changed; `modelenv dedupe --apply` does exactly this",
+        );
     }
     Ok(code)
 }

@@ -444,11 +444,7 @@ pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<Exit> 
     let roots = super::store_roots(settings, &[]);
     let root = root_of(&roots, &entry.src)?;
     let from_root = Root::open(existing(entry.dest.parent().unwrap_or(Path::new("/"))))?;
-    let staged = {
-        let mut s = entry.src.as_os_str().to_owned();
-        s.push(".modelenv-restore");
-        PathBuf::from(s)
-    };
+    let staged = crate::fsops::sibling_path(&entry.src, "restore");
     archives.entries.retain(|a| a.src != entry.src);
     // Copied back and verified beside the link first, so a refusal changes nothing.
     let mut plan = Plan::new();

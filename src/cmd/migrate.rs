@@ -156,6 +156,8 @@ fn print_human(settings: &Settings, r: &Report) {
         human_size(r.freed_bytes)
     );
     if !r.applied {
-        println!("dry run: nothing was changed; run `modelenv migrate --apply`");
+        crate::ui::hint(
+            "dry run: nothing was changed; `modelenv migrate --apply` does exactly this",
+        );
     }
 }

@@ -124,9 +124,12 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
         println!("freed {} in {} item(s)", human_size(freed), items.len());
     } else {
         println!(
-            "{} in {} item(s) can be freed; run `modelenv prune --apply` to free it",
+            "{} in {} item(s) can be freed",
             human_size(total),
             items.len()
+        );
+        crate::ui::hint(
+            "dry run: nothing was changed; `modelenv prune --apply` frees exactly this",
         );
     }
     Ok(exit(&warnings, outcome.as_ref()))

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
-use super::write::{create_dir_all, remove_file, write_atomic};
+use super::write::{create_dir_all, remove_file, write_atomic_mode};
 
 #[derive(Serialize, Deserialize)]
 struct Record {
@@ -37,7 +37,10 @@ fn paths(state_dir: &Path, command: &str) -> (PathBuf, PathBuf) {
 }
 
 fn open_log(p: &Path, truncate: bool) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
         .create(true)
         .append(!truncate)
         .write(true)
@@ -56,7 +59,7 @@ impl Journal {
         };
         create_dir_all(plan_path.parent().unwrap_or(state_dir))?;
         let log = open_log(&done_path, true)?;
-        write_atomic(&plan_path, &serde_json::to_vec(&record)?)?;
+        write_atomic_mode(&plan_path, &serde_json::to_vec(&record)?, 0o600)?;
         Ok(Journal {
             plan_path,
             done_path,

@@ -17,6 +17,11 @@ pub(crate) fn sibling(name: &OsStr, purpose: &str) -> OsString {
     s
 }
 
+/// The temporary sibling path of `p` for a purpose: where a plan stages what it puts at `p`.
+pub fn sibling_path(p: &Path, purpose: &str) -> std::path::PathBuf {
+    p.with_file_name(sibling(p.file_name().unwrap_or_default(), purpose))
+}
+
 /// Writes `contents` as `name` in `dir`: a temporary sibling created exclusively (never
 /// through a link), given `mode`, synced, renamed over `name`, then the folder synced.
 pub(crate) fn write_at(dir: impl AsFd, name: &OsStr, contents: &[u8], mode: u32) -> Result<()> {
@@ -53,6 +58,14 @@ pub(crate) fn write_at(dir: impl AsFd, name: &OsStr, contents: &[u8], mode: u32)
 /// Writes one of modelenv's own files (config, state, caches) atomically, keeping its mode;
 /// creates missing parent folders. For the user's files, plan a [`super::Plan::write`].
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let mode = std::fs::metadata(path)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
+        .unwrap_or(0o644);
+    write_atomic_mode(path, contents, mode)
+}
+
+/// [`write_atomic`] with this mode (the journal, which may hold the user's dotfiles, is 0600).
+pub(crate) fn write_atomic_mode(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no parent folder", path.display()))?;
@@ -60,9 +73,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .file_name()
         .with_context(|| format!("{} has no file name", path.display()))?;
     create_dir_all(dir)?;
-    let mode = std::fs::metadata(path)
-        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
-        .unwrap_or(0o644);
     let fd = rustix::fs::open(
         dir,
         OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY,
