@@ -111,7 +111,11 @@ fn existing_ancestor(p: &Path) -> &Path {
 /// removal). Nothing is changed.
 pub fn plan(edits: &[Edit], backup_dir: &Path) -> Result<Plan> {
     let mut plan = Plan::new();
-    for e in edits.iter().filter(|e| e.changes()) {
+    // modelenv's own record of what it changes is written before the files it describes.
+    let state_dir = backup_dir.parent().unwrap_or(backup_dir);
+    let mut ordered: Vec<&Edit> = edits.iter().filter(|e| e.changes()).collect();
+    ordered.sort_by_key(|e| !e.real.starts_with(state_dir));
+    for e in ordered {
         fsutil::check_writable(&e.real)?;
         let root = Root::open(existing_ancestor(&e.real))
             .with_context(|| format!("opening the folder of {}", e.real.display()))?;

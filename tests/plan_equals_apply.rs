@@ -405,3 +405,36 @@ fn dedupe_killed_anywhere_then_rerun_loses_nothing() {
         assert!(fs::metadata(&lm).unwrap().nlink() >= 2, "not linked");
     });
 }
+
+fn dotfiles(env: &TestEnv) {
+    fs::write(env.home.join(".bashrc"), "# mine\nalias ll='ls -l'\n").unwrap();
+    fs::write(env.home.join(".profile"), "PATH=$HOME/bin:$PATH\n").unwrap();
+    fs::write(
+        env.repo.join(".env.example"),
+        "HF_CACHE_DIR=./model_cache\nPORT=1\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn install_killed_anywhere_then_rerun_writes_each_block_once_and_uninstall_restores() {
+    kill_anywhere(
+        dotfiles,
+        &["install", "--shell", "bash", "--no-doctor"],
+        |env| {
+            for f in [".bashrc", ".profile"] {
+                let text = fs::read_to_string(env.home.join(f)).unwrap();
+                assert_eq!(text.matches(">>> modelenv >>>").count(), 1, "{f}: {text}");
+            }
+            env.ok(&["uninstall"]);
+            assert_eq!(
+                fs::read_to_string(env.home.join(".bashrc")).unwrap(),
+                "# mine\nalias ll='ls -l'\n"
+            );
+            assert_eq!(
+                fs::read_to_string(env.repo.join(".env.example")).unwrap(),
+                "HF_CACHE_DIR=./model_cache\nPORT=1\n"
+            );
+        },
+    );
+}

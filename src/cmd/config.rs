@@ -21,6 +21,7 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> 
             }
         }
         ConfigAction::Set { key, value } => {
+            let _changes = super::begin_changes(settings, "config set")?;
             let mut cfg = Config::load(&settings.config_path)?;
             cfg.set_str(key, value)?;
             // Refuse a value that would break every later run.

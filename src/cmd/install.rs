@@ -21,6 +21,12 @@ use super::show;
 
 pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
     let shells = Shell::pick(&args.shells, settings)?;
+    // The lock, and an interrupted earlier install finished, before the plan is made.
+    let _changes = if args.dry_run {
+        None
+    } else {
+        Some(super::begin_changes(settings, "install")?)
+    };
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
 

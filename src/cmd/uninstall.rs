@@ -22,6 +22,11 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     } else {
         args.shells.clone()
     };
+    let _changes = if args.dry_run {
+        None
+    } else {
+        Some(super::begin_changes(settings, "uninstall")?)
+    };
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
     for shell in shells {
