@@ -135,6 +135,14 @@ pub fn plan(edits: &[Edit], backup_dir: &Path) -> Result<Plan> {
     Ok(plan)
 }
 
+/// Refuses, before anything changes, edits of files that cannot be written.
+pub fn check(edits: &[Edit]) -> Result<()> {
+    for e in edits.iter().filter(|e| e.changes()) {
+        fsutil::check_writable(&e.real)?;
+    }
+    Ok(())
+}
+
 /// Checks every edit can be written, then writes them, backing up each original once; stops
 /// with an error naming every file that could not be written.
 pub fn apply(settings: &Settings, command: &str, edits: &[Edit]) -> Result<()> {

@@ -21,7 +21,6 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> 
             }
         }
         ConfigAction::Set { key, value } => {
-            let _changes = super::begin_changes(settings, "config set")?;
             let mut cfg = Config::load(&settings.config_path)?;
             cfg.set_str(key, value)?;
             // Refuse a value that would break every later run.
@@ -36,6 +35,7 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> 
                 old: cfg.original().map(str::to_owned),
                 new: Some(cfg.render()),
             };
+            let _changes = super::begin_changes(settings, "config set")?;
             edit::apply(settings, "config", &[e])?;
             let _ = Settings::resolve(env, &settings.cwd, &Overrides::default())?;
         }

@@ -21,47 +21,19 @@ use super::show;
 
 pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
     let shells = Shell::pick(&args.shells, settings)?;
-    // The lock, and an interrupted earlier install finished, before the plan is made.
+    // Planned and checked first, so a refusal changes nothing; planned again if taking the
+    // lock finished an interrupted run, since that changed the files.
+    let mut edits = plan_edits(settings, &shells, args, true)?;
+    edit::check(&edits)?;
     let _changes = if args.dry_run {
         None
     } else {
-        Some(super::begin_changes(settings, "install")?)
-    };
-    let mut state = State::load(&settings.state_dir)?;
-    let mut edits = Vec::new();
-
-    if !args.no_modify_profile {
-        for &shell in &shells {
-            edits.extend(plan_profile(settings, shell, &mut state)?);
+        let c = super::begin_changes(settings, "install")?;
+        if !c.resumed.is_empty() {
+            edits = plan_edits(settings, &shells, args, false)?;
         }
-    }
-    let repo_root = match &args.repo {
-        Some(r) => Some(
-            settings
-                .absolute(r)
-                .canonicalize()
-                .with_context(|| format!("--repo {}", r.display()))?,
-        ),
-        None => repo::git_root(&settings.cwd),
+        Some(c)
     };
-    match &repo_root {
-        Some(root) => {
-            let path = root.join(".env.example");
-            // A location .env loaders cannot read exactly must not block the shell setup.
-            let values: Result<Vec<_>> = dotenv::managed(settings)
-                .iter()
-                .map(|(_, p)| dotenv::render_value(p, settings))
-                .collect();
-            match values {
-                Ok(_) => edits.push(plan_dotenv(settings, &path, &mut state)?),
-                Err(e) => ui::warn(format!("skipping {}: {e:#}", show(settings, &path))),
-            }
-        }
-        None => ui::note("not inside a git repository: skipping .env.example (pass --repo DIR)"),
-    }
-    edits.push(plan_config(settings)?);
-    edits.push(state.edit(&settings.state_dir)?);
-
     let changed = super::user_changes(settings, &edits, args.dry_run);
     if args.dry_run {
         if changed.is_empty() {
@@ -126,6 +98,55 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
             skip_shells: args.no_modify_profile,
         },
     )
+}
+
+/// Every file install changes and how: the startup files, `.env.example`, the config and the
+/// undo record. Reads only.
+fn plan_edits(
+    settings: &Settings,
+    shells: &[Shell],
+    args: &InstallArgs,
+    talk: bool,
+) -> Result<Vec<crate::edit::Edit>> {
+    let mut state = State::load(&settings.state_dir)?;
+    let mut edits = Vec::new();
+
+    if !args.no_modify_profile {
+        for &shell in shells {
+            edits.extend(plan_profile(settings, shell, &mut state)?);
+        }
+    }
+    let repo_root = match &args.repo {
+        Some(r) => Some(
+            settings
+                .absolute(r)
+                .canonicalize()
+                .with_context(|| format!("--repo {}", r.display()))?,
+        ),
+        None => repo::git_root(&settings.cwd),
+    };
+    match &repo_root {
+        Some(root) => {
+            let path = root.join(".env.example");
+            // A location .env loaders cannot read exactly must not block the shell setup.
+            let values: Result<Vec<_>> = dotenv::managed(settings)
+                .iter()
+                .map(|(_, p)| dotenv::render_value(p, settings))
+                .collect();
+            match values {
+                Ok(_) => edits.push(plan_dotenv(settings, &path, &mut state)?),
+                Err(e) if talk => ui::warn(format!("skipping {}: {e:#}", show(settings, &path))),
+                Err(_) => {}
+            }
+        }
+        None if talk => {
+            ui::note("not inside a git repository: skipping .env.example (pass --repo DIR)")
+        }
+        None => {}
+    }
+    edits.push(plan_config(settings)?);
+    edits.push(state.edit(&settings.state_dir)?);
+    Ok(edits)
 }
 
 /// The edits that put the block into every startup file `shell` needs.

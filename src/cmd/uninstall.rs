@@ -22,14 +22,53 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     } else {
         args.shells.clone()
     };
+    let mut edits = plan_edits(settings, &shells, args)?;
+    edit::check(&edits)?;
     let _changes = if args.dry_run {
         None
     } else {
-        Some(super::begin_changes(settings, "uninstall")?)
+        // Taking the lock may finish an interrupted run, which changes the files: plan again.
+        let c = super::begin_changes(settings, "uninstall")?;
+        if !c.resumed.is_empty() {
+            edits = plan_edits(settings, &shells, args)?;
+        }
+        Some(c)
     };
+    let changed = super::user_changes(settings, &edits, args.dry_run);
+    if args.dry_run {
+        ui::note(format!(
+            "dry run: {} file(s) would change; nothing was written",
+            changed.len()
+        ));
+        return Ok(Exit::Ok);
+    }
+    edit::apply(settings, "uninstall", &edits)?;
+    for e in &changed {
+        let verb = if e.new.is_none() {
+            "removed"
+        } else {
+            "restored"
+        };
+        eprintln!("{verb} {}", show(settings, &e.path));
+    }
+    if changed.is_empty() {
+        eprintln!("nothing to uninstall: no modelenv block found");
+    }
+    if settings.config_path.exists() {
+        ui::note(format!(
+            "kept {} (your chosen locations); delete it to forget them",
+            show(settings, &settings.config_path)
+        ));
+    }
+    Ok(Exit::Ok)
+}
+
+/// What uninstall changes: each startup file's block out, each `.env` back to its original
+/// lines, the undo record emptied. Reads only.
+fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Result<Vec<Edit>> {
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
-    for shell in shells {
+    for &shell in shells {
         let whole: Vec<_> = shell
             .targets(settings)
             .into_iter()
@@ -74,31 +113,5 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         }
     }
     edits.push(state.edit(&settings.state_dir)?);
-    let changed = super::user_changes(settings, &edits, args.dry_run);
-    if args.dry_run {
-        ui::note(format!(
-            "dry run: {} file(s) would change; nothing was written",
-            changed.len()
-        ));
-        return Ok(Exit::Ok);
-    }
-    edit::apply(settings, "uninstall", &edits)?;
-    for e in &changed {
-        let verb = if e.new.is_none() {
-            "removed"
-        } else {
-            "restored"
-        };
-        eprintln!("{verb} {}", show(settings, &e.path));
-    }
-    if changed.is_empty() {
-        eprintln!("nothing to uninstall: no modelenv block found");
-    }
-    if settings.config_path.exists() {
-        ui::note(format!(
-            "kept {} (your chosen locations); delete it to forget them",
-            show(settings, &settings.config_path)
-        ));
-    }
-    Ok(Exit::Ok)
+    Ok(edits)
 }
