@@ -20,6 +20,8 @@ use crate::stores::hub::repo_type;
 #[derive(Debug, Default, Serialize)]
 pub struct CacheResult {
     pub path: PathBuf,
+    /// `hf-layout`, `named` or `loose-file` (a single weights file).
+    pub kind: &'static str,
     pub repos: usize,
     pub bytes: u64,
     /// Bytes that were not in the central store yet.
@@ -137,6 +139,7 @@ pub fn plan_cache(
         plan: Plan::new(),
         res: CacheResult {
             path: cache.path.clone(),
+            kind: cache.kind,
             bytes: cache.bytes,
             ..Default::default()
         },

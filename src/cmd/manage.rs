@@ -256,10 +256,21 @@ pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<Exit> {
             println!("{verb} {}", show(settings, path));
         }
         println!(
-            "{} {qualified}, {}",
-            if args.dry_run { "would free" } else { "freed" },
+            "{} {qualified}, {} {}",
+            if args.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            },
+            if args.dry_run { "freeing" } else { "freed" },
             human_size(p.freed)
         );
+        if args.dry_run {
+            crate::ui::hint(format!(
+                "dry run: nothing was changed; `modelenv models rm {}` does exactly this",
+                args.model
+            ));
+        }
     }
     Ok(code)
 }

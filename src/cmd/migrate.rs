@@ -98,7 +98,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             let removed = outcome
                 .results
                 .iter()
-                .any(|r| r.group == *g && r.op.op == "remove_tree" && r.op.path == c.path);
+                .any(|r| r.group == *g && r.op.path == c.path && r.op.op != "check");
             c.removed = removed && outcome.group_ok(*g);
             for r in outcome.results.iter().filter(|r| r.group == *g) {
                 if let Some(d) = &r.detail {
@@ -128,19 +128,33 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
 }
 
 fn print_human(settings: &Settings, r: &Report) {
-    let verb = if r.applied { "" } else { "would " };
+    let (moved, freed, changed) = if r.applied {
+        ("moved", "freed", "changed")
+    } else {
+        ("would move", "would be freed", "would change")
+    };
     for c in &r.configs {
         print!("{}", c.diff);
     }
     for c in &r.caches {
-        println!(
-            "{}: {} repo(s), {} {verb}move to the central store, {} already there{}",
-            show(settings, &c.path),
-            c.repos,
-            human_size(c.moved_bytes),
-            human_size(c.duplicate_bytes),
-            if c.removed { "; removed" } else { "" }
-        );
+        let removed = if c.removed { "; removed" } else { "" };
+        if c.kind == "loose-file" {
+            println!(
+                "{}: {} {moved} to {}{removed}",
+                show(settings, &c.path),
+                human_size(c.moved_bytes),
+                show(settings, &settings.custom_model_dir)
+            );
+        } else {
+            println!(
+                "{}: {} repo(s), {} {moved} to {}, {} already there{removed}",
+                show(settings, &c.path),
+                c.repos,
+                human_size(c.moved_bytes),
+                show(settings, &settings.hub_cache()),
+                human_size(c.duplicate_bytes),
+            );
+        }
         for p in &c.problems {
             crate::ui::warn(p);
         }
@@ -150,7 +164,7 @@ fn print_human(settings: &Settings, r: &Report) {
         return;
     }
     println!(
-        "{} config file(s) {verb}change; {} {verb}move; {} {verb}be freed",
+        "{} config file(s) {changed}; {} {moved}; {} {freed}",
         r.configs.len(),
         human_size(r.moved_bytes),
         human_size(r.freed_bytes)
