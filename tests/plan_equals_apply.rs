@@ -438,3 +438,25 @@ fn install_killed_anywhere_then_rerun_writes_each_block_once_and_uninstall_resto
         },
     );
 }
+
+#[test]
+fn uninstall_killed_anywhere_then_rerun_restores_every_byte() {
+    fn installed(env: &TestEnv) {
+        dotfiles(env);
+        env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    }
+    kill_anywhere(installed, &["uninstall"], |env| {
+        assert_eq!(
+            fs::read_to_string(env.home.join(".bashrc")).unwrap(),
+            "# mine\nalias ll='ls -l'\n"
+        );
+        assert_eq!(
+            fs::read_to_string(env.home.join(".profile")).unwrap(),
+            "PATH=$HOME/bin:$PATH\n"
+        );
+        assert_eq!(
+            fs::read_to_string(env.repo.join(".env.example")).unwrap(),
+            "HF_CACHE_DIR=./model_cache\nPORT=1\n"
+        );
+    });
+}
