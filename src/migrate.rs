@@ -37,6 +37,7 @@ fn walk_repo_files(dir: &Path) -> Vec<(PathBuf, fs::Metadata)> {
     walkdir::WalkDir::new(dir)
         .min_depth(1)
         .follow_links(false)
+        .follow_root_links(false)
         .sort_by_file_name()
         .into_iter()
         .flatten()
@@ -125,6 +126,29 @@ impl CachePlanner<'_> {
     }
 }
 
+/// The central location `cache` is, holds or lies inside, compared by identity (a central
+/// hub that is a link into a project, a project cache reached through a link to the store).
+pub fn central_overlap(settings: &Settings, cache: &Path) -> Option<PathBuf> {
+    let centrals = [
+        settings.hf_home.clone(),
+        settings.hub_cache(),
+        settings.datasets_cache(),
+        settings.custom_model_dir.clone(),
+        settings.ollama_models.clone(),
+        crate::stores::lmstudio_models(&settings.home),
+    ];
+    let cache_root = Root::open(cache).ok();
+    centrals.into_iter().find(|c| {
+        let Ok(central) = Root::open(c) else {
+            return false;
+        };
+        central.beneath(cache).is_some()
+            || cache_root
+                .as_ref()
+                .is_some_and(|r| r.is(&central) || r.beneath(c).is_some())
+    })
+}
+
 /// Plans merging one local cache into the central store, changing nothing. `planned` carries
 /// the blobs earlier caches of this run move, so a model shared by several projects moves once.
 pub fn plan_cache(
@@ -144,6 +168,14 @@ pub fn plan_cache(
             ..Default::default()
         },
     };
+    if let Some(central) = central_overlap(settings, &cache.path) {
+        p.problem(format!(
+            "{} is, holds or lies inside the central store {}; left alone",
+            cache.path.display(),
+            central.display()
+        ));
+        return (p.res, p.plan);
+    }
     let project = cache
         .path
         .parent()
@@ -175,6 +207,12 @@ pub fn plan_cache(
         if is_repo {
             let user_dest = settings.custom_model_dir.join(&project).join(&name);
             plan_repo(&mut p, settings, &entry, &name, &user_dest, planned);
+        } else if fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink()) {
+            p.problem(format!(
+                "{} is a link (to {}); the cache is kept so the link and what it points to stay as they are",
+                entry.display(),
+                fs::read_link(&entry).unwrap_or_default().display()
+            ));
         } else if !matches!(name.as_str(), ".locks" | "CACHEDIR.TAG" | "version.txt") {
             // Anything else is the user's: kept in the custom folder, under its project.
             for (f, meta) in std::iter::once(&entry)
@@ -186,9 +224,19 @@ pub fn plan_cache(
                         .map(|(f, m)| (f, Some(m))),
                 )
             {
-                let Some(meta) = meta.filter(|m| m.is_file()) else {
+                let Some(meta) = meta else {
                     continue;
                 };
+                if meta.file_type().is_symlink() {
+                    p.problem(format!(
+                        "{} is a link; the cache is kept so it stays as it is",
+                        f.display()
+                    ));
+                    continue;
+                }
+                if !meta.is_file() {
+                    continue;
+                }
                 let rel = f.strip_prefix(&cache.path).unwrap_or(&f);
                 let dest = settings.custom_model_dir.join(&project).join(rel);
                 p.res.moved_bytes += meta.len();
@@ -206,6 +254,22 @@ pub fn plan_cache(
 /// One `models--org--name` folder: blobs first (a snapshot link must never point at a blob
 /// that is not there yet), then snapshots, refs and the rest of the bookkeeping.
 fn plan_repo(
+    p: &mut CachePlanner,
+    settings: &Settings,
+    entry: &Path,
+    name: &str,
+    user_dest: &Path,
+    planned: &mut HashMap<PathBuf, u64>,
+) {
+    let (planned_before, problems_before) = (p.plan.len(), p.res.problems.len());
+    plan_repo_files(p, settings, entry, name, user_dest, planned);
+    if p.res.problems.len() > problems_before {
+        // A repo moves whole or not at all: no ref or snapshot centrally without its blobs.
+        p.plan.truncate(planned_before);
+    }
+}
+
+fn plan_repo_files(
     p: &mut CachePlanner,
     settings: &Settings,
     entry: &Path,
@@ -238,11 +302,43 @@ fn plan_repo(
         match central_size {
             Some(len) if len == size => {
                 p.res.duplicate_bytes += size;
-                // Both copies must hold what the name promises before the local one goes.
-                let r = p.plan.check(project, &b, Verify::Name(bname.clone()));
+                // Both copies must hold what the name promises before the local one goes; a
+                // name that promises nothing is compared by content.
+                let verify = if matches!(bname.len(), 40 | 64)
+                    && bname.bytes().all(|c| c.is_ascii_hexdigit())
+                {
+                    Verify::Name(bname.clone())
+                } else if !dest.exists() {
+                    p.problem(format!(
+                        "{} has the same name and size as a file another cache of this run moves; run migrate again afterwards",
+                        b.display()
+                    ));
+                    continue;
+                } else {
+                    match (sha256_file(&dest), sha256_file(&b)) {
+                        (Ok(h), Ok(local)) if h != local => {
+                            p.problem(format!(
+                                "{} and {} have the same name and size but differ; both are kept",
+                                b.display(),
+                                dest.display()
+                            ));
+                            continue;
+                        }
+                        (Ok(h), Ok(_)) => Verify::Sha256(h),
+                        (Err(e), _) | (_, Err(e)) => {
+                            p.problem(format!(
+                                "reading {} or {}: {e}",
+                                b.display(),
+                                dest.display()
+                            ));
+                            continue;
+                        }
+                    }
+                };
+                let r = p.plan.check(project, &b, verify.clone());
                 p.ok(r);
                 if dest.exists() {
-                    let r = p.plan.check(hub, &dest, Verify::Name(bname.clone()));
+                    let r = p.plan.check(hub, &dest, verify);
                     p.ok(r);
                 }
             }

@@ -101,6 +101,9 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
                 .any(|r| r.group == *g && r.op.path == c.path && r.op.op != "check");
             c.removed = removed && outcome.group_ok(*g);
             for r in outcome.results.iter().filter(|r| r.group == *g) {
+                if r.status == crate::fsops::Status::Skipped {
+                    continue;
+                }
                 if let Some(d) = &r.detail {
                     c.problems.push(d.clone());
                 }

@@ -143,7 +143,7 @@ fn clear(r: &Resolved, name: &OsStr, dev: u64) -> Result<(), Failure> {
         Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(io(&r.path, e)),
         Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir() => {
-            tree::remove_tree(&r.dir, name, &r.path.with_file_name(name), dev)
+            tree::remove_tree(&r.dir, name, &r.path.with_file_name(name), dev, None)
         }
         Ok(_) => unlink(r, name, AtFlags::empty()),
     }
@@ -300,13 +300,13 @@ impl Run {
                 let _ = rustix::fs::fsync(&r.dir);
                 Ok(Status::Done)
             }
-            Action::RemoveTree { target } => {
+            Action::RemoveTree { target, contents } => {
                 let r = resolve(&target.root, &target.rel, false)?;
                 if r.now.is_none() {
                     return Ok(Status::AlreadyDone);
                 }
                 check_seen(target, &r)?;
-                tree::remove_tree(&r.dir, r.name(), &r.path, target.root.dev())?;
+                tree::remove_tree(&r.dir, r.name(), &r.path, target.root.dev(), Some(contents))?;
                 Ok(Status::Done)
             }
             Action::RemoveEmptyDir { target } => {
@@ -446,8 +446,9 @@ impl Run {
         if rt.now.is_some() {
             // A copy that an interrupted run renamed into place before it removed the source:
             // proven the same, entry by entry, the source goes now.
+            let seen = tree::manifest_at(&rf.dir, rf.name(), &rf.path)?;
             if tree::same(&rf.dir, rf.name(), &rt.dir, rt.name(), &rf.path)? {
-                self.remove_source(from, &rf, now.kind)?;
+                self.remove_source(from, &rf, now.kind, &seen)?;
                 return Ok(Status::Done);
             }
             return Err(refused(Refusal::Exists {
@@ -475,6 +476,8 @@ impl Run {
         // and only then remove the source.
         let tmp = sibling(rt.name(), "partial");
         clear(&rt, &tmp, to.root.dev())?;
+        // What is copied is exactly what may go from the source afterwards.
+        let seen = tree::manifest_at(&rf.dir, rf.name(), &rf.path)?;
         tree::copy(&rf.dir, rf.name(), &rt.dir, &tmp, &rf.path)?;
         self.step();
         let copied_ok = tree::same(&rf.dir, rf.name(), &rt.dir, &tmp, &rf.path)?;
@@ -495,13 +498,20 @@ impl Run {
         rename_noreplace(&staged, &rt, rt.name()).map_err(|e| io(&rt.path, e))?;
         let _ = rustix::fs::fsync(&rt.dir);
         self.step();
-        self.remove_source(from, &rf, now.kind)?;
+        self.remove_source(from, &rf, now.kind, &seen)?;
         Ok(Status::Done)
     }
 
-    fn remove_source(&mut self, from: &Target, rf: &Resolved, kind: Kind) -> Result<(), Failure> {
+    /// Removes a source proven copied; in a folder, only what the copy holds.
+    fn remove_source(
+        &mut self,
+        from: &Target,
+        rf: &Resolved,
+        kind: Kind,
+        seen: &tree::Manifest,
+    ) -> Result<(), Failure> {
         if kind == Kind::Dir {
-            tree::remove_tree(&rf.dir, rf.name(), &rf.path, from.root.dev())?;
+            tree::remove_tree(&rf.dir, rf.name(), &rf.path, from.root.dev(), Some(seen))?;
         } else {
             unlink(rf, rf.name(), AtFlags::empty())?;
         }

@@ -115,8 +115,12 @@ pub enum LinkKind {
 pub(crate) enum Action {
     /// A file, or a symlink itself (never its target).
     Remove { target: Target },
-    /// A folder and all it holds: one filesystem, no link followed, no special file.
-    RemoveTree { target: Target },
+    /// A folder and all it holds: one filesystem, no link followed, no special file, and
+    /// nothing in it the plan did not see (`contents`) or that changed since.
+    RemoveTree {
+        target: Target,
+        contents: super::tree::Manifest,
+    },
     /// A folder, only if it is empty.
     RemoveEmptyDir { target: Target },
     /// A file or folder to a new name (which must stay free); across filesystems a copy,
@@ -181,7 +185,7 @@ impl Action {
     pub fn view(&self) -> OpView {
         let (op, path, to) = match self {
             Action::Remove { target } => ("remove", target.path(), None),
-            Action::RemoveTree { target } => ("remove_tree", target.path(), None),
+            Action::RemoveTree { target, .. } => ("remove_tree", target.path(), None),
             Action::RemoveEmptyDir { target } => ("remove_empty_dir", target.path(), None),
             Action::Move { from, to, .. } => ("move", from.path(), Some(to.path())),
             Action::Symlink { at, link } => ("symlink", at.path(), Some(link.clone())),
@@ -242,6 +246,12 @@ impl Plan {
         self.steps.is_empty()
     }
 
+    /// Drops the operations planned after the first `len` (an item that turned out not to be
+    /// movable whole).
+    pub fn truncate(&mut self, len: usize) {
+        self.steps.truncate(len);
+    }
+
     pub fn views(&self) -> Vec<OpView> {
         self.steps.iter().map(|s| s.action.view()).collect()
     }
@@ -272,7 +282,8 @@ impl Plan {
         if target.seen.is_some_and(|f| f.kind != Kind::Dir) {
             self.push(Action::Remove { target });
         } else {
-            self.push(Action::RemoveTree { target });
+            let contents = super::tree::manifest_of(p)?;
+            self.push(Action::RemoveTree { target, contents });
         }
         Ok(())
     }

@@ -175,12 +175,15 @@ fn special_files_are_never_touched() {
     let mut plan = Plan::new();
     let err = plan.remove(&root, &fifo).unwrap_err();
     assert!(matches!(err, Refusal::SpecialFile { .. }), "{err}");
-    // A folder holding one is refused whole: nothing in it is deleted.
+    // A folder holding one is refused whole, at plan time or when it shows up later:
+    // nothing in it is deleted.
     let d = dir.path().join("d");
     fs::create_dir(&d).unwrap();
     fs::write(d.join("a"), "keep").unwrap();
-    fs::rename(&fifo, d.join("pipe")).unwrap();
     plan.remove_tree(&root, &d).unwrap();
+    fs::rename(&fifo, d.join("pipe")).unwrap();
+    let err = Plan::new().remove_tree(&root, &d).unwrap_err();
+    assert!(matches!(err, Refusal::SpecialFile { .. }), "{err}");
     let o = run(dir.path(), &plan);
     assert_eq!(status(&o), [Status::Refused]);
     assert!(d.join("a").exists() && d.join("pipe").exists());
@@ -451,4 +454,58 @@ fn the_store_lock_admits_one_at_a_time() {
     assert!(err.to_string().contains("another modelenv"), "{err}");
     drop(first);
     StoreLock::acquire(dir.path(), "migrate").unwrap();
+}
+
+#[test]
+fn remove_tree_keeps_a_folder_that_gained_or_changed_files_since_the_plan() {
+    let (dir, root) = setup();
+    let cache = dir.path().join("model_cache");
+    fs::create_dir_all(cache.join("models--a/blobs")).unwrap();
+    fs::write(cache.join("models--a/blobs/b"), "blob").unwrap();
+    let mut plan = Plan::new();
+    plan.remove_tree(&root, &cache).unwrap();
+    // The user saves new work there after the plan (a killed run resumed much later).
+    fs::create_dir_all(cache.join("my-finetune")).unwrap();
+    fs::write(cache.join("my-finetune/adapter.safetensors"), "mine").unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Refused]);
+    assert!(
+        o.problems()[0].contains("appeared after the plan"),
+        "{:?}",
+        o.problems()
+    );
+    assert!(cache.join("my-finetune/adapter.safetensors").exists());
+    // A file rewritten since the plan is kept too.
+    fs::remove_dir_all(cache.join("my-finetune")).unwrap();
+    fs::write(cache.join("models--a/blobs/b"), "rewritten").unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert!(cache.join("models--a/blobs/b").exists());
+}
+
+#[test]
+fn remove_tree_accepts_what_earlier_steps_moved_out() {
+    let (dir, root) = setup();
+    let cache = dir.path().join("model_cache");
+    fs::create_dir_all(cache.join("blobs")).unwrap();
+    fs::write(cache.join("blobs/b"), "blob").unwrap();
+    fs::write(cache.join("blobs/c"), "other").unwrap();
+    let mut plan = Plan::new();
+    plan.move_to(
+        &root,
+        &cache.join("blobs/b"),
+        &root,
+        &dir.path().join("central/b"),
+        Verify::Source,
+    )
+    .unwrap();
+    plan.remove_tree(&root, &cache).unwrap();
+    assert_eq!(
+        status(&run(dir.path(), &plan)),
+        [Status::Done, Status::Done]
+    );
+    assert!(!cache.exists());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("central/b")).unwrap(),
+        "blob"
+    );
 }

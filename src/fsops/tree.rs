@@ -9,7 +9,10 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use super::guard::{Failure, Refusal};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::guard::{Failure, Fingerprint, Refusal};
 use super::hash;
 
 const DIR_FLAGS: OFlags = OFlags::DIRECTORY
@@ -43,29 +46,78 @@ fn file_type(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<(FileType, u64
     Ok((FileType::from_raw_mode(st.st_mode), st.st_dev))
 }
 
-/// Checks that everything below `name` can be removed: one filesystem, no special file.
-fn check_tree(dir: &OwnedFd, name: &OsStr, path: &Path, dev: u64) -> Result<(), Failure> {
-    let (ft, d) = file_type(dir, name, path)?;
-    if d != dev {
+/// What a plan saw inside a folder it removes: each entry's path below the folder and its
+/// fingerprint. Anything else found there when the removal runs was not seen, so it stays.
+pub(crate) type Manifest = BTreeMap<PathBuf, Fingerprint>;
+
+/// Reads the manifest of the folder `p` (links are entries, never followed).
+pub(crate) fn manifest_of(p: &Path) -> Result<Manifest, Refusal> {
+    let mut m = Manifest::new();
+    for e in walkdir::WalkDir::new(p)
+        .min_depth(1)
+        .follow_links(false)
+        .follow_root_links(false)
+        .into_iter()
+        .flatten()
+    {
+        let fp = Fingerprint::of(e.path()).map_err(|_| Refusal::SpecialFile {
+            path: e.path().to_path_buf(),
+        })?;
+        if let Ok(rel) = e.path().strip_prefix(p) {
+            m.insert(rel.to_path_buf(), fp);
+        }
+    }
+    Ok(m)
+}
+
+/// Checks that everything below `name` can be removed: one filesystem, no special file, and
+/// (with a manifest) nothing the plan did not see or that changed since.
+fn check_tree(
+    dir: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    rel: &Path,
+    dev: u64,
+    expect: Option<&Manifest>,
+) -> Result<(), Failure> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Failure::io(path, e))?;
+    let now = Fingerprint::from_stat(&st, path)?;
+    if st.st_dev != dev {
         return Err(Refusal::OtherFilesystem {
             path: path.to_path_buf(),
         }
         .into());
     }
-    match ft {
-        FileType::RegularFile | FileType::Symlink => Ok(()),
-        FileType::Directory => {
-            let sub = open_dir(dir, name, path)?;
-            for n in entries(&sub, path)? {
-                check_tree(&sub, &n, &path.join(&n), dev)?;
+    if let Some(m) = expect
+        && !rel.as_os_str().is_empty()
+    {
+        match m.get(rel) {
+            None => {
+                return Err(Refusal::Changed {
+                    path: path.to_path_buf(),
+                    what: "it appeared after the plan".into(),
+                }
+                .into());
             }
-            Ok(())
+            Some(seen) => {
+                if let Some(what) = seen.differs(&now) {
+                    return Err(Refusal::Changed {
+                        path: path.to_path_buf(),
+                        what,
+                    }
+                    .into());
+                }
+            }
         }
-        _ => Err(Refusal::SpecialFile {
-            path: path.to_path_buf(),
-        }
-        .into()),
     }
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let sub = open_dir(dir, name, path)?;
+        for n in entries(&sub, path)? {
+            check_tree(&sub, &n, &path.join(&n), &rel.join(&n), dev, expect)?;
+        }
+    }
+    Ok(())
 }
 
 fn remove_checked(dir: &OwnedFd, name: &OsStr, path: &Path, dev: u64) -> Result<(), Failure> {
@@ -94,17 +146,42 @@ fn remove_checked(dir: &OwnedFd, name: &OsStr, path: &Path, dev: u64) -> Result<
     }
 }
 
-/// Removes `name` in `dir` and everything below it, after checking all of it first.
+/// Removes `name` in `dir` and everything below it, after checking all of it first (against
+/// `expect`, what the plan saw, when there is one).
 pub(crate) fn remove_tree(
     dir: &OwnedFd,
     name: &OsStr,
     path: &Path,
     dev: u64,
+    expect: Option<&Manifest>,
 ) -> Result<(), Failure> {
-    check_tree(dir, name, path, dev)?;
+    check_tree(dir, name, path, Path::new(""), dev, expect)?;
     remove_checked(dir, name, path, dev)?;
     let _ = rustix::fs::fsync(dir);
     Ok(())
+}
+
+/// The manifest of `name` in `dir`, read through handles (for a folder about to be copied).
+pub(crate) fn manifest_at(dir: &OwnedFd, name: &OsStr, path: &Path) -> Result<Manifest, Failure> {
+    fn walk(dir: &OwnedFd, path: &Path, rel: &Path, m: &mut Manifest) -> Result<(), Failure> {
+        for n in entries(dir, path)? {
+            let p = path.join(&n);
+            let st = rustix::fs::statat(dir, &n, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| Failure::io(&p, e))?;
+            let fp = Fingerprint::from_stat(&st, &p)?;
+            m.insert(rel.join(&n), fp);
+            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                let sub = open_dir(dir, &n, &p)?;
+                walk(&sub, &p, &rel.join(&n), m)?;
+            }
+        }
+        Ok(())
+    }
+    let mut m = Manifest::new();
+    if let Ok(sub) = open_dir(dir, name, path) {
+        walk(&sub, path, Path::new(""), &mut m)?;
+    }
+    Ok(m)
 }
 
 fn open_read(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<std::fs::File, Failure> {

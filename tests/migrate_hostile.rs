@@ -1,0 +1,136 @@
+//! migrate against hostile but realistic layouts: each test builds the situation that once
+//! lost data and checks that every byte the user had is still where it was (or moved whole).
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use common::TestEnv;
+use common::fixtures::{Hub, commit, lfs};
+
+fn model_cache_with(env: &TestEnv, id: &str, data: &[u8]) -> std::path::PathBuf {
+    let mc = env.repo.join("model_cache");
+    let r = Hub::new(&mc).repo("model", id);
+    r.snapshot(&commit("a"), &[lfs("model.safetensors", data)]);
+    r.git_ref("main", &commit("a"));
+    mc
+}
+
+fn migrate(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    let mut a = vec!["migrate"];
+    a.extend_from_slice(args);
+    env.run(&a)
+}
+
+#[test]
+fn a_central_hub_that_is_a_link_into_the_project_is_never_migrated_into_itself() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"the only copy");
+    fs::create_dir_all(env.home.join(".cache/huggingface")).unwrap();
+    symlink(&mc, env.home.join(".cache/huggingface/hub")).unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("central store"));
+    let blobs = mc.join("models--o--m/blobs");
+    assert_eq!(fs::read_dir(&blobs).unwrap().count(), 1);
+}
+
+#[test]
+fn a_blobs_folder_that_links_to_user_files_is_not_emptied() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let blobs = mc.join("models--o--m/blobs");
+    let shared = env.repo.join("shared_weights");
+    fs::rename(&blobs, &shared).unwrap();
+    fs::write(shared.join("NOTES.txt"), "my notes").unwrap();
+    symlink("../../shared_weights", &blobs).unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert_eq!(
+        fs::read_to_string(shared.join("NOTES.txt")).unwrap(),
+        "my notes"
+    );
+    assert_eq!(fs::read_dir(&shared).unwrap().count(), 2);
+    // Nothing half-moved: no ref centrally without its snapshot and blobs.
+    assert!(
+        !env.home
+            .join(".cache/huggingface/hub/models--o--m/refs/main")
+            .exists()
+    );
+}
+
+#[test]
+fn a_link_inside_the_cache_keeps_the_cache_and_what_it_points_to() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let ckpt = env.repo.join("training/checkpoints/run7");
+    fs::create_dir_all(&ckpt).unwrap();
+    fs::write(ckpt.join("model.pt"), "training state").unwrap();
+    symlink("../training/checkpoints", mc.join("checkpoints")).unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert_eq!(
+        fs::read_to_string(ckpt.join("model.pt")).unwrap(),
+        "training state"
+    );
+    assert!(
+        fs::symlink_metadata(mc.join("checkpoints")).is_ok(),
+        "the link was removed"
+    );
+}
+
+#[test]
+fn a_same_named_same_sized_file_with_other_content_is_kept() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let hub = env.home.join(".cache/huggingface/hub");
+    fs::create_dir_all(hub.join("models--o--m/blobs")).unwrap();
+    fs::write(hub.join("models--o--m/blobs/checkpoint.pt"), "central AAAA").unwrap();
+    fs::write(mc.join("models--o--m/blobs/checkpoint.pt"), "project BBBB").unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("differ"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(mc.join("models--o--m/blobs/checkpoint.pt")).unwrap(),
+        "project BBBB"
+    );
+}
+
+#[test]
+fn an_interrupted_migrate_resumed_later_keeps_what_the_user_added_since() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let first = env
+        .cmd(&["migrate", "--apply"])
+        .env("MODELENV_TEST_KILL_AFTER", "2")
+        .output()
+        .unwrap();
+    assert!(common::killed(&first), "{}", common::stderr(&first));
+    // Later, new work lands in the cache; then an unrelated command resumes the old plan.
+    let adapter = mc.join("my-finetune/adapter.safetensors");
+    fs::create_dir_all(adapter.parent().unwrap()).unwrap();
+    fs::write(&adapter, "new work").unwrap();
+    let out = env.run(&["prune", "--apply"]);
+    assert!(
+        common::stderr(&out).contains("interrupted"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(fs::read_to_string(&adapter).unwrap(), "new work");
+    // The model itself is safe centrally.
+    let hub = env.home.join(".cache/huggingface/hub/models--o--m");
+    let snap = hub
+        .join("snapshots")
+        .join(commit("a"))
+        .join("model.safetensors");
+    assert_eq!(fs::read(&snap).unwrap(), b"weights");
+    assert!(Path::new(&snap).exists());
+}
