@@ -365,6 +365,13 @@ pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<Exit> 
     }
     let roots = super::store_roots(settings, &[]);
     let root = root_of(&roots, &model.path)?;
+    if let Some(store) = roots.holding(&dest) {
+        bail!(
+            "{} is inside the model store {}: an archive there could be deleted with another model; choose a folder outside the stores",
+            to_dir.display(),
+            store.path().display()
+        );
+    }
     if Root::open(&model.path).is_ok_and(|m| m.beneath(&dest).is_some()) {
         bail!(
             "{} is inside the model itself; choose another --to",

@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::PruneArgs;
-use crate::fsops::{OpView, Outcome, Plan, Refusal, Roots, Run};
+use crate::fsops::{OpView, Outcome, Plan, Refusal, Root, Roots, Run};
 use crate::settings::Settings;
 use crate::stores::{Reclaim, ReclaimKind, StoreKind, Time};
 use crate::units::{human_size, parse_duration};
@@ -154,7 +154,18 @@ fn plan_item(roots: &Roots, r: &Reclaim) -> Result<Plan, Refusal> {
     };
     let mut plan = Plan::new();
     plan.remove_tree(root_of(&r.path)?, &r.path)?;
+    // A detached revision's blobs go only if they are its own repo's (a link into another
+    // repo's blobs, or a blobs/ folder shared through a link, is not proof nothing needs them).
+    let repo = r.path.ancestors().nth(2).and_then(|p| Root::open(p).ok());
     for b in &r.blobs {
+        if let Some(repo) = &repo
+            && repo.beneath(b).is_none()
+        {
+            return Err(Refusal::OutsideRoot {
+                path: b.clone(),
+                root: repo.path().to_path_buf(),
+            });
+        }
         plan.remove(root_of(b)?, b)?;
     }
     Ok(plan)
