@@ -1044,7 +1044,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__prune)
-            opts="-h -V --apply --dry-run --json --older-than --hf-home --custom-model-dir --help --version"
+            opts="-h -V --apply --dry-run --json --older-than --include-unreferenced --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -145,12 +145,13 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_see
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "archive" -d 'Move a model to another folder (an external drive) and leave a symlink behind'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Bring an archived model back into its store'
 complete -c modelenv -n "__fish_modelenv_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l older-than -d 'Only items last changed longer ago than this, e.g. 30d' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l older-than -d 'Only items last changed longer ago than this, e.g. 30d (never less than the one-hour grace that keeps downloads in progress and new orphans)' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l apply -d 'Delete exactly what the dry run lists'
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l dry-run -d 'Only show the plan (the default; with --json, every operation --apply would run)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l json -d 'Print JSON on stdout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -l include-unreferenced -d 'Also free revisions of repos that have no ref at all (downloaded by commit hash)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand prune" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand scan" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F

@@ -71,7 +71,7 @@ pub enum Command {
 
     /// Free what is safe to free: detached revisions, unfinished downloads, unreferenced blobs
     #[command(
-        after_help = "Dry run by default; --apply deletes exactly what the dry run lists.\nOllama blobs no manifest uses and -partial files are kept until they are an hour old,\nas Ollama itself does, so a pull in progress is never touched."
+        after_help = "Dry run by default; --apply deletes exactly what the dry run lists.\nUnfinished downloads (.incomplete, -partial) and blobs nothing references are kept until\nthey are an hour old, as Ollama itself does, and an .incomplete whose huggingface_hub lock\nis held is never touched, so a download in progress is safe. Repos with no ref at all\n(downloaded by commit hash) are kept unless --include-unreferenced."
     )]
     Prune(PruneArgs),
 
@@ -279,9 +279,13 @@ pub struct PruneArgs {
     /// Print JSON on stdout
     #[arg(long)]
     pub json: bool,
-    /// Only items last changed longer ago than this, e.g. 30d
+    /// Only items last changed longer ago than this, e.g. 30d (never less than the one-hour
+    /// grace that keeps downloads in progress and new orphans)
     #[arg(long, value_name = "DURATION")]
     pub older_than: Option<String>,
+    /// Also free revisions of repos that have no ref at all (downloaded by commit hash)
+    #[arg(long)]
+    pub include_unreferenced: bool,
 }
 
 #[derive(Debug, Args)]

@@ -96,6 +96,7 @@ fn plant(env: &TestEnv) -> Planted {
     );
     r.git_ref("main", &new);
     let incomplete = r.incomplete(&[4u8; 5_000]);
+    age(&incomplete, 2 * 3600);
     let o = Ollama::new(&env.home.join(".ollama/models"));
     o.library(
         "a",

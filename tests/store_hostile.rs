@@ -61,3 +61,105 @@ fn archive_refuses_a_destination_inside_a_store() {
     assert!(hub_dir.join("models--o--z").is_dir());
     assert!(!to.exists());
 }
+
+/// An unfinished HF download, as huggingface_hub 2.4 names it (`<etag>.<8 hex>.incomplete`),
+/// in repo org/m; returns (its path, the lock file huggingface_hub takes for it).
+fn download_in_progress(env: &TestEnv) -> (std::path::PathBuf, std::path::PathBuf) {
+    let hub_dir = env.home.join(".cache/huggingface/hub");
+    let r = Hub::new(&hub_dir).repo("model", "org/m");
+    r.snapshot(&commit("a"), &[lfs("model.safetensors", b"weights")]);
+    r.git_ref("main", &commit("a"));
+    let etag = fixtures::sha256_hex(b"the next file");
+    let part = r
+        .path
+        .join("blobs")
+        .join(format!("{etag}.0123abcd.incomplete"));
+    fs::write(&part, vec![9u8; 4096]).unwrap();
+    let t = filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - 7200, 0);
+    filetime::set_file_times(&part, t, t).unwrap();
+    let lock = hub_dir
+        .join(".locks/models--org--m")
+        .join(format!("{etag}.lock"));
+    (part, lock)
+}
+
+#[test]
+fn prune_never_touches_a_download_whose_lock_huggingface_hub_holds() {
+    let env = TestEnv::new();
+    let (part, lock) = download_in_progress(&env);
+    // huggingface_hub's own lock, held by a live Python process while prune runs.
+    let mut holder = std::process::Command::new(common::python())
+        .args([
+            "-c",
+            "import sys, time\nfrom huggingface_hub.utils._fixes import WeakFileLock\nwith WeakFileLock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)",
+            lock.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+    let out = env.run(&["prune", "--apply"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(part.exists(), "prune deleted a download in progress");
+    assert!(
+        common::stderr(&out).contains("lock is held"),
+        "{}",
+        common::stderr(&out)
+    );
+    // With the lock released, the old unfinished download goes.
+    env.ok(&["prune", "--apply"]);
+    assert!(!part.exists());
+}
+
+#[test]
+fn a_repo_downloaded_by_commit_is_kept_unless_asked() {
+    let env = TestEnv::new();
+    let r = Hub::new(&env.home.join(".cache/huggingface/hub")).repo("model", "org/pinned");
+    let snap = r.snapshot(
+        &commit("pin"),
+        &[lfs("model.safetensors", b"pinned weights")],
+    );
+    let out = env.ok(&["prune", "--apply"]);
+    assert!(
+        snap.join("model.safetensors").exists(),
+        "the pinned model was deleted"
+    );
+    assert!(common::stderr(&out).contains("--include-unreferenced"));
+    env.ok(&["prune", "--apply", "--include-unreferenced"]);
+    assert!(!snap.exists());
+}
+
+#[test]
+fn a_fifo_as_a_ref_is_a_warning_not_a_hang() {
+    let env = TestEnv::new();
+    let r = Hub::new(&env.home.join(".cache/huggingface/hub")).repo("model", "org/m");
+    r.snapshot(&commit("a"), &[lfs("model.safetensors", b"weights")]);
+    let fifo = r.path.join("refs/main");
+    fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for args in [&["usage", "--json"][..], &["prune", "--apply"][..]] {
+        let mut child = env
+            .cmd(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let status =
+            wait_timeout::ChildExt::wait_timeout(&mut child, std::time::Duration::from_secs(20))
+                .unwrap();
+        if status.is_none() {
+            child.kill().unwrap();
+            panic!("modelenv {args:?} hung on a FIFO ref");
+        }
+    }
+    assert!(r.path.join("snapshots").join(commit("a")).exists());
+}

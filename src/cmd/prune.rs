@@ -16,8 +16,74 @@ use crate::units::{human_size, parse_duration};
 
 use super::{inventory, show};
 
-/// Ollama keeps unreferenced blobs and `-partial` files this long (a pull may be running).
-const OLLAMA_GRACE_SECS: f64 = 3_600.0;
+/// Unfinished downloads and unreferenced blobs are kept this long, in every store (Ollama's
+/// own rule): a download may be writing them, or a migrate may be about to link them.
+const GRACE_SECS: f64 = 3_600.0;
+
+/// Why an item the stores offer is kept this time, if it is.
+fn keep_reason(
+    settings: &Settings,
+    r: &Reclaim,
+    now: f64,
+    min_age: Option<f64>,
+    args: &PruneArgs,
+) -> Option<String> {
+    if r.kind == ReclaimKind::Unreferenced && !args.include_unreferenced {
+        return Some(format!(
+            "a revision of {}, which has no ref (downloaded by commit); --include-unreferenced frees it",
+            r.model.as_deref().unwrap_or("?")
+        ));
+    }
+    let age = r.mtime.map(|m| now - m).unwrap_or(f64::MAX);
+    let young = matches!(r.kind, ReclaimKind::Incomplete | ReclaimKind::Orphan) && age < GRACE_SECS;
+    if young {
+        return Some(
+            "changed less than an hour ago (a download or migrate may be using it)".into(),
+        );
+    }
+    if r.kind == ReclaimKind::Incomplete
+        && r.store == StoreKind::HfHub
+        && hf_lock_held(settings, &r.path)
+    {
+        return Some("its download lock is held: a download is writing it".into());
+    }
+    if min_age.is_some_and(|min| age < min) {
+        return Some("newer than --older-than".into());
+    }
+    None
+}
+
+/// Whether huggingface_hub's lock for this `.incomplete` blob is held by someone now:
+/// `<hub>/.locks/<repo folder>/<etag>.lock`, where `<etag>` is the blob name up to its first
+/// dot (`<etag>.incomplete`, or `<etag>.<8 hex>.incomplete` since 2.4). Opening it reads only;
+/// a lock file that does not exist is not held.
+fn hf_lock_held(settings: &Settings, incomplete: &Path) -> bool {
+    let (Some(name), Some(repo)) = (
+        incomplete.file_name().and_then(|n| n.to_str()),
+        incomplete
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name),
+    ) else {
+        return false;
+    };
+    let etag = name.split('.').next().unwrap_or(name);
+    let lock = settings
+        .hub_cache()
+        .join(".locks")
+        .join(repo)
+        .join(format!("{etag}.lock"));
+    let Ok(f) = std::fs::File::open(&lock) else {
+        return false;
+    };
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared) {
+        Ok(()) => {
+            let _ = rustix::fs::flock(&f, rustix::fs::FlockOperation::Unlock);
+            false
+        }
+        Err(_) => true,
+    }
+}
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -48,13 +114,16 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
     };
     let inv = inventory::read(settings, &[], &[StoreKind::HfHub, StoreKind::Ollama]);
     let now = Time::now();
+    let mut kept: Vec<String> = Vec::new();
     let items: Vec<Reclaim> = inv
         .reclaim
         .into_iter()
-        .filter(|r| {
-            let age = r.mtime.map(|m| now - m).unwrap_or(f64::MAX);
-            let grace = r.store == StoreKind::Ollama && age < OLLAMA_GRACE_SECS;
-            !grace && min_age.is_none_or(|min| age >= min)
+        .filter(|r| match keep_reason(settings, r, now, min_age, args) {
+            Some(why) => {
+                kept.push(format!("{}: {why}", show(settings, &r.path)));
+                false
+            }
+            None => true,
         })
         .collect();
     // The plan: each item a group, its snapshot before its blobs, so a blob is never deleted
@@ -62,6 +131,9 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
     let roots = Roots::new([settings.hub_cache(), settings.ollama_models.clone()]);
     let mut plan = Plan::new();
     let mut warnings = inv.warnings.clone();
+    for k in &kept {
+        crate::ui::note(format!("kept {k}"));
+    }
     let mut planned: Vec<(u32, Reclaim)> = Vec::new();
     for r in items {
         match plan_item(&roots, &r) {
@@ -108,6 +180,11 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
         let what = match r.kind {
             ReclaimKind::Detached => format!(
                 "detached revision of {} ({} blob(s) only it uses)",
+                r.model.as_deref().unwrap_or("?"),
+                r.blobs.len()
+            ),
+            ReclaimKind::Unreferenced => format!(
+                "revision of {}, which has no ref ({} blob(s) only it uses)",
                 r.model.as_deref().unwrap_or("?"),
                 r.blobs.len()
             ),

@@ -21,6 +21,9 @@ pub struct Reclaimable {
     pub detached_bytes: u64,
     pub incomplete_bytes: u64,
     pub orphan_bytes: u64,
+    /// Revisions of repos with no ref at all (downloaded by commit): prune keeps them unless
+    /// `--include-unreferenced`.
+    pub unreferenced_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -56,6 +59,7 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
         detached_bytes: sum(ReclaimKind::Detached),
         incomplete_bytes: sum(ReclaimKind::Incomplete),
         orphan_bytes: sum(ReclaimKind::Orphan),
+        unreferenced_bytes: sum(ReclaimKind::Unreferenced),
     };
     inv.models.sort_by(|a, b| {
         b.bytes
@@ -213,6 +217,11 @@ fn print_human(
         "unreferenced blobs",
         r.orphan_bytes,
         "modelenv prune --apply",
+    );
+    line(
+        "repos with no ref (pinned)",
+        r.unreferenced_bytes,
+        "modelenv prune --apply --include-unreferenced",
     );
     for g in groups.iter().take(5) {
         println!(

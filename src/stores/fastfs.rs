@@ -127,26 +127,59 @@ impl OpenDir {
         Ok(PathBuf::from(OsStr::from_bytes(CStr::to_bytes(&c))))
     }
 
-    /// Reads a small file inside the folder.
+    /// Reads a small file inside the folder (a ref, a manifest): links are followed as the
+    /// libraries follow them, but only a regular file is read, never a FIFO or device, and
+    /// never more than `MAX_SMALL` bytes.
     pub fn read(&self, name: &OsStr) -> io::Result<Vec<u8>> {
         let fd = rustix::fs::openat(
             self.fd(),
             name,
-            OFlags::RDONLY | OFlags::CLOEXEC,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::empty(),
         )
         .map_err(io_err)?;
-        // Plain reads until end of file: no size probing, as refs are a few dozen bytes.
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 256];
-        loop {
-            let n = rustix::io::read(&fd, &mut chunk).map_err(io_err)?;
-            if n == 0 {
-                return Ok(out);
-            }
-            out.extend_from_slice(&chunk[..n]);
+        read_small(fd)
+    }
+}
+
+/// The most a ref or manifest may hold; anything larger is not one.
+pub const MAX_SMALL: usize = 1 << 20;
+
+/// Reads an open file that must be regular and at most [`MAX_SMALL`] bytes.
+pub fn read_small(fd: rustix::fd::OwnedFd) -> io::Result<Vec<u8>> {
+    let st = rustix::fs::fstat(&fd).map_err(io_err)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file; not read",
+        ));
+    }
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = rustix::io::read(&fd, &mut chunk).map_err(io_err)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if out.len() > MAX_SMALL {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("larger than {MAX_SMALL} bytes; not read"),
+            ));
         }
     }
+}
+
+/// Reads a small file by path under the same rules as [`OpenDir::read`].
+pub fn read_small_path(path: &std::path::Path) -> io::Result<Vec<u8>> {
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(io_err)?;
+    read_small(fd)
 }
 
 pub fn is_dir(st: &Stat) -> bool {

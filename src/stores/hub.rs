@@ -624,6 +624,8 @@ fn reclaim_detached(
         .flat_map(|(_, b)| b.iter().copied())
         .collect();
     let mut claimed: FxHashSet<usize> = FxHashSet::default();
+    // A repo with no ref at all was downloaded by commit hash: its revisions are pinned.
+    let pinned = snaps.revisions.iter().all(|r| r.refs.is_empty());
     for (r, used) in snaps.revisions.iter().zip(&snaps.rev_blobs) {
         if !r.refs.is_empty() {
             continue;
@@ -637,7 +639,11 @@ fn reclaim_detached(
         claimed.extend(only.iter().copied());
         out.reclaim.push(Reclaim {
             store,
-            kind: ReclaimKind::Detached,
+            kind: if pinned {
+                ReclaimKind::Unreferenced
+            } else {
+                ReclaimKind::Detached
+            },
             path: r.path.clone(),
             bytes: only.iter().map(|&i| infos[i].size).sum(),
             model: Some(qualified.to_owned()),

@@ -183,6 +183,9 @@ pub struct Reclaim {
 pub enum ReclaimKind {
     /// A snapshot no ref points to, and the blobs only it uses.
     Detached,
+    /// A revision of a repo that has no ref at all (downloaded by commit hash, pinned): kept by
+    /// prune unless `--include-unreferenced`.
+    Unreferenced,
     /// A download that never finished (`.incomplete`, `-partial`).
     Incomplete,
     /// A blob no snapshot or manifest references.

@@ -78,7 +78,7 @@ pub fn manifest_path(root: &Path, name: &str) -> PathBuf {
 }
 
 pub fn read_manifest(path: &Path) -> anyhow::Result<Manifest> {
-    let text = fs::read(path)?;
+    let text = super::fastfs::read_small_path(path)?;
     Ok(serde_json::from_slice(&text)?)
 }
 
