@@ -147,7 +147,10 @@ fn a_fifo_as_a_ref_is_a_warning_not_a_hang() {
     let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-    for args in [&["usage", "--json"][..], &["prune", "--apply"][..]] {
+    for args in [
+        &["usage", "--json"][..],
+        &["prune", "--apply", "--include-unreferenced"][..],
+    ] {
         let mut child = env
             .cmd(args)
             .stdout(std::process::Stdio::null())
@@ -162,4 +165,96 @@ fn a_fifo_as_a_ref_is_a_warning_not_a_hang() {
         }
     }
     assert!(r.path.join("snapshots").join(commit("a")).exists());
+}
+
+fn old(p: &std::path::Path) {
+    let t =
+        filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - 3 * 3600, 0);
+    filetime::set_file_times(p, t, t).unwrap();
+}
+
+#[test]
+fn ollama_blobs_named_by_manifests_modelenv_cannot_parse_or_reaches_by_a_link_are_kept() {
+    let env = TestEnv::new();
+    let root = env.home.join(".ollama/models");
+    let o = fixtures::Ollama::new(&root);
+    o.library(
+        "a",
+        "latest",
+        b"{\"a\":1}",
+        &[(fixtures::MODEL, b"model a")],
+    );
+    // A manifest Ollama accepts whose config layer has no size, and one that is a link.
+    let (d1, b1) = o.blob(b"weights of b");
+    let (d2, b2) = o.blob(b"config of b");
+    let odd = root.join("manifests/registry.ollama.ai/library/b/latest");
+    fs::create_dir_all(odd.parent().unwrap()).unwrap();
+    fs::write(
+        &odd,
+        format!(
+            "{{\"schemaVersion\":2,\"config\":{{\"digest\":\"sha256:{d2}\"}},\"layers\":[{{\"mediaType\":\"{}\",\"digest\":\"sha256:{d1}\",\"size\":12}}]}}",
+            fixtures::MODEL
+        ),
+    )
+    .unwrap();
+    let (d3, b3) = o.blob(b"weights of c");
+    let dotfiles = env.home.join("dotfiles/c-latest");
+    fs::create_dir_all(dotfiles.parent().unwrap()).unwrap();
+    fs::write(
+        &dotfiles,
+        format!(
+            "{{\"schemaVersion\":2,\"config\":{{\"digest\":\"sha256:{d3}\",\"size\":12}},\"layers\":[]}}"
+        ),
+    )
+    .unwrap();
+    let linked = root.join("manifests/registry.ollama.ai/library/c/latest");
+    fs::create_dir_all(linked.parent().unwrap()).unwrap();
+    symlink(&dotfiles, &linked).unwrap();
+    for b in [&b1, &b2, &b3] {
+        old(b);
+    }
+    env.ok(&["prune", "--apply"]);
+    env.ok(&["models", "rm", "ollama:a:latest", "--yes"]);
+    for b in [&b1, &b2, &b3] {
+        assert!(b.exists(), "{} was deleted", b.display());
+    }
+}
+
+#[test]
+fn an_hf_blob_another_repo_links_to_survives_prune_and_blocks_rm() {
+    let env = TestEnv::new();
+    let hub_dir = env.home.join(".cache/huggingface/hub");
+    let hub = Hub::new(&hub_dir);
+    let x = hub.repo("model", "o/X");
+    x.snapshot(&commit("x"), &[lfs("model.safetensors", b"X weights")]);
+    x.git_ref("main", &commit("x"));
+    // A blob in X nothing in X reaches (an orphan by X's own view) that Y's main links to.
+    let shared = x.path.join("blobs").join(fixtures::sha256_hex(b"shared"));
+    fs::write(&shared, b"shared").unwrap();
+    old(&shared);
+    let y = hub.repo("model", "o/Y");
+    y.snapshot(&commit("y"), &[lfs("model.safetensors", b"Y weights")]);
+    y.git_ref("main", &commit("y"));
+    let link = y.path.join("snapshots").join(commit("y")).join("extra.bin");
+    symlink(
+        format!(
+            "../../../models--o--X/blobs/{}",
+            fixtures::sha256_hex(b"shared")
+        ),
+        &link,
+    )
+    .unwrap();
+    env.ok(&["prune", "--apply"]);
+    assert_eq!(
+        fs::read(&link).unwrap(),
+        b"shared",
+        "prune deleted a blob Y uses"
+    );
+    let out = env.run(&["models", "rm", "hf-hub:o/X", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert_eq!(
+        fs::read(&link).unwrap(),
+        b"shared",
+        "rm deleted a blob Y uses"
+    );
 }

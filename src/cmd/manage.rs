@@ -159,6 +159,31 @@ fn plan_rm(settings: &Settings, model: &Model, others: &[Model]) -> Result<RmPla
             .iter()
             .filter(|f| !used.contains(f.path.as_path()))
             .collect();
+        // Checked again over the raw text of every other manifest, links followed: a manifest
+        // modelenv cannot parse still keeps the blobs it names.
+        let manifests = crate::stores::reach::ollama_manifests(
+            &settings.ollama_models,
+            &model.path,
+        )
+        .map_err(|e| {
+            anyhow::anyhow!("the Ollama manifests cannot be read whole ({e}); nothing removed")
+        })?;
+        let own: Vec<&crate::stores::FileInfo> = own
+            .into_iter()
+            .filter(
+                |f| match crate::stores::reach::ollama_user(&manifests, &f.path) {
+                    Some(user) => {
+                        kept.push(format!(
+                            "{} is kept: {} names it too",
+                            show(settings, &f.path),
+                            show(settings, user)
+                        ));
+                        false
+                    }
+                    None => true,
+                },
+            )
+            .collect();
         freed = own.iter().map(|f| f.size).sum();
         for f in own {
             plan.remove(root, &f.path)?;
@@ -172,6 +197,31 @@ fn plan_rm(settings: &Settings, model: &Model, others: &[Model]) -> Result<RmPla
             plan.remove_empty_dir(root, d)?;
         }
     } else if model.store == StoreKind::HfHub {
+        // A blob of this repo that another repo's snapshot reaches through a link stays
+        // needed: the repo is not removed.
+        if !is_link {
+            let mine: std::collections::HashSet<PathBuf> =
+                std::fs::read_dir(model.path.join("snapshots"))
+                    .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                    .unwrap_or_default();
+            let others = crate::stores::reach::hub_snapshots(&settings.hub_cache(), &mine)
+                .map_err(|e| {
+                    anyhow::anyhow!("the hub cache cannot be read whole ({e}); nothing removed")
+                })?;
+            for e in walkdir::WalkDir::new(model.path.join("blobs"))
+                .into_iter()
+                .flatten()
+            {
+                if crate::stores::reach::identity(e.path()).is_some_and(|i| others.contains(&i))
+                    && e.file_type().is_file()
+                {
+                    bail!(
+                        "{} is still used by another repo's snapshot (a link into this repo); nothing removed",
+                        show(settings, e.path())
+                    );
+                }
+            }
+        }
         let locks = settings
             .hub_cache()
             .join(".locks")

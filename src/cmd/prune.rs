@@ -53,6 +53,55 @@ fn keep_reason(
     None
 }
 
+/// Drops the items whose files a reader of the store still reaches, checked over the whole
+/// store (every other snapshot of every repo, every Ollama manifest): the per-repo view the
+/// items come from cannot see a link from another repo or a manifest modelenv cannot parse.
+/// A store that cannot be read whole keeps everything.
+fn still_reached(settings: &Settings, items: Vec<Reclaim>, kept: &mut Vec<String>) -> Vec<Reclaim> {
+    use crate::stores::reach;
+    let removed_snapshots: std::collections::HashSet<PathBuf> = items
+        .iter()
+        .filter(|r| matches!(r.kind, ReclaimKind::Detached | ReclaimKind::Unreferenced))
+        .map(|r| r.path.clone())
+        .collect();
+    let hub = reach::hub_snapshots(&settings.hub_cache(), &removed_snapshots);
+    let manifests = reach::ollama_manifests(&settings.ollama_models, Path::new(""));
+    items
+        .into_iter()
+        .filter(|r| {
+            let files: Vec<&PathBuf> = if r.blobs.is_empty() {
+                vec![&r.path]
+            } else {
+                r.blobs.iter().collect()
+            };
+            let why = match r.store {
+                StoreKind::HfHub => match &hub {
+                    Err(e) => Some(format!("the hub cache cannot be read whole ({e})")),
+                    Ok(reached) => files
+                        .iter()
+                        .find(|f| reach::identity(f).is_some_and(|i| reached.contains(&i)))
+                        .map(|f| format!("{} is still reached by a snapshot", show(settings, f))),
+                },
+                StoreKind::Ollama => match &manifests {
+                    Err(e) => Some(format!("the Ollama manifests cannot be read whole ({e})")),
+                    Ok(m) => files.iter().find_map(|f| {
+                        reach::ollama_user(m, f)
+                            .map(|u| format!("manifest {} names it", show(settings, u)))
+                    }),
+                },
+                _ => None,
+            };
+            match why {
+                Some(why) => {
+                    kept.push(format!("{}: {why}", show(settings, &r.path)));
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect()
+}
+
 /// Whether huggingface_hub's lock for this `.incomplete` blob is held by someone now:
 /// `<hub>/.locks/<repo folder>/<etag>.lock`, where `<etag>` is the blob name up to its first
 /// dot (`<etag>.incomplete`, or `<etag>.<8 hex>.incomplete` since 2.4). Opening it reads only;
@@ -126,6 +175,7 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
             None => true,
         })
         .collect();
+    let items = still_reached(settings, items, &mut kept);
     // The plan: each item a group, its snapshot before its blobs, so a blob is never deleted
     // while a link still points at it, and a refused snapshot keeps its blobs.
     let roots = Roots::new([settings.hub_cache(), settings.ollama_models.clone()]);

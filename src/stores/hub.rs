@@ -257,8 +257,12 @@ fn scan_repo_inner(
     let infos = &files.infos;
     let bytes: u64 = snaps.reached.iter().map(|&i| infos[i].size).sum();
     let (last_modified, last_accessed) = repo_times(&repo_fd, infos, &snaps.reached);
-    reclaim_detached(store, &qualified, infos, &snaps, out);
-    reclaim_orphans(store, &qualified, &infos[..blob_count], &snaps.reached, out);
+    // A repo read only in part (an unreadable ref, folder or link) may reach anything: none
+    // of its revisions or blobs is offered for deletion.
+    if errors.is_empty() {
+        reclaim_detached(store, &qualified, infos, &snaps, out);
+        reclaim_orphans(store, &qualified, &infos[..blob_count], &snaps.reached, out);
+    }
 
     let Snapshots {
         revisions, reached, ..

@@ -10,6 +10,7 @@ pub mod fastfs;
 pub mod files;
 pub mod hub;
 pub mod ollama;
+pub mod reach;
 
 use std::collections::HashMap;
 use std::fs;

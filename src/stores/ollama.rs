@@ -20,6 +20,8 @@ pub struct Layer {
     #[serde(rename = "mediaType", default)]
     pub media_type: String,
     pub digest: String,
+    /// Ollama accepts a layer without a size (seen on config layers).
+    #[serde(default)]
     pub size: u64,
 }
 
@@ -137,13 +139,26 @@ pub fn scan(root: &Path, warnings: &Warnings) -> StoreScan {
     let manifests_dir = root.join("manifests");
     let mut models = Vec::new();
     let mut referenced: BTreeSet<String> = BTreeSet::new();
+    // Any manifest that cannot be read may name any blob: then no blob is offered as an orphan.
+    let mut unreadable: Option<String> = None;
+    // Links are followed: a manifest reached through a link still keeps its blobs.
     for e in walkdir::WalkDir::new(&manifests_dir)
         .min_depth(1)
+        .follow_links(true)
         .sort_by_file_name()
-        .into_iter()
-        .flatten()
     {
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                unreadable.get_or_insert(format!("{err}"));
+                warnings.push(format!("reading Ollama manifests: {err}"));
+                continue;
+            }
+        };
         if !e.file_type().is_file() {
+            if !e.file_type().is_dir() {
+                unreadable.get_or_insert(format!("{} is not a file", e.path().display()));
+            }
             continue;
         }
         let path = e.path().to_path_buf();
@@ -170,6 +185,7 @@ pub fn scan(root: &Path, warnings: &Warnings) -> StoreScan {
                     "{}: malformed Ollama manifest: {err}",
                     path.display()
                 ));
+                unreadable.get_or_insert(format!("{} could not be read", path.display()));
                 continue;
             }
         };
@@ -203,8 +219,13 @@ pub fn scan(root: &Path, warnings: &Warnings) -> StoreScan {
             contents,
         });
     }
+    if let Some(why) = &unreadable {
+        warnings.push(format!(
+            "no Ollama blob is offered as unreferenced: {why}, and it may name any of them"
+        ));
+    }
     for (name, info) in &blobs {
-        if !referenced.contains(name) {
+        if !referenced.contains(name) && unreadable.is_none() {
             reclaim.push(Reclaim {
                 store,
                 kind: ReclaimKind::Orphan,
