@@ -214,7 +214,7 @@ pub struct UsageArgs {
 pub enum ModelsAction {
     /// List models, largest first
     #[command(
-        after_help = "Filters (repeat --filter to combine them):\n  size>1GB  size<=500MB  accessed>30d  modified<7d\n  type=model|dataset|space|gguf|folder  store=hf-hub|ollama|custom|lmstudio|local\n  id=meta-llama/*  refs=main\nUnits: B, KB, MB, GB, TB (decimal), KiB..TiB; s, m, h, d, w, mo, y."
+        after_help = "Filters (repeat --filter to combine them):\n  size>1GB  size<=500MB  accessed>30d  modified<7d\n  type=model|dataset|space|kernel|gguf|folder  store=hf-hub|ollama|custom|lmstudio|local\n  id=meta-llama/*  refs=main\nUnits: B, KB, MB, GB, TB (decimal), KiB..TiB; s, m, h, d, w, mo, y."
     )]
     Ls(LsArgs),
 

@@ -113,6 +113,12 @@ fn rich_hub(root: &Path) {
         ],
     );
     n.git_ref("main", &cn);
+
+    // huggingface_hub 2.4 knows a fourth repo type, `kernels--`.
+    let k = hub.repo("kernel", "org/flash-kernel");
+    let ck = commit("kernel");
+    k.snapshot(&ck, &[lfs("build/kernel.so", &[6u8; 20_000])]);
+    k.git_ref("main", &ck);
 }
 
 #[test]
@@ -476,7 +482,7 @@ fn top_sort_and_filters() {
         .map(|m| m["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["big:latest", "org/llama-mini"]);
-    assert_eq!(top["total_models"], 5);
+    assert_eq!(top["total_models"], 6);
 
     let ls = |args: &[&str]| -> Vec<String> {
         let mut a = vec!["models", "ls", "--json"];

@@ -29,6 +29,8 @@ pub fn repo_type(prefix: &str) -> Option<&'static str> {
         "models" => Some("model"),
         "datasets" => Some("dataset"),
         "spaces" => Some("space"),
+        // huggingface_hub 2.4 maps `kernels--` folders to the kernel repo type.
+        "kernels" => Some("kernel"),
         _ => None,
     }
 }
