@@ -82,15 +82,6 @@ impl Outcome {
             })
             .collect()
     }
-
-    /// Paths whose operation happened now or earlier.
-    pub fn done_paths(&self) -> Vec<PathBuf> {
-        self.results
-            .iter()
-            .filter(|r| r.status.ok())
-            .map(|r| r.op.path.clone())
-            .collect()
-    }
 }
 
 /// One command's execution: its journal, its kill hook for tests, its step count.

@@ -123,14 +123,6 @@ impl Fingerprint {
         Fingerprint::from_stat(&st, path).map_err(std::io::Error::other)
     }
 
-    pub fn len(&self) -> u64 {
-        self.size
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.size == 0
-    }
-
     /// What differs, if anything. A folder is known by its identity alone: its size and mtime
     /// change whenever an entry is added or removed, including by the plan itself.
     pub(crate) fn differs(&self, now: &Fingerprint) -> Option<String> {

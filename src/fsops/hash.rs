@@ -47,18 +47,6 @@ pub fn git_sha1_reader(mut r: impl Read, size: u64) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-/// Whether a blob's content is what its name promises: sha256 (64 hex) or git sha1 (40 hex).
-/// Any other name promises nothing and is `None`.
-pub fn name_matches(path: &Path, name: &str) -> std::io::Result<Option<bool>> {
-    let f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    Ok(match name.len() {
-        64 => Some(sha256_reader(f, len)? == name),
-        40 => Some(git_sha1_reader(f, len)? == name),
-        _ => None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
