@@ -258,3 +258,40 @@ fn an_hf_blob_another_repo_links_to_survives_prune_and_blocks_rm() {
         "rm deleted a blob Y uses"
     );
 }
+
+#[test]
+fn a_store_locked_by_another_user_is_left_alone() {
+    // Two users (two HOMEs) share one hub cache through HF_HOME.
+    let alice = TestEnv::new();
+    let shared = alice.tmp.path().join("shared-hf");
+    let hub = Hub::new(&shared.join("hub"));
+    let r = hub.repo("model", "org/m");
+    let (old_rev, new_rev) = (commit("old"), commit("new"));
+    r.snapshot(&old_rev, &[lfs("a.bin", b"old weights")]);
+    r.snapshot(&new_rev, &[lfs("a.bin", b"new weights")]);
+    r.git_ref("main", &new_rev);
+    // Alice's modelenv holds the store's lock (as `flock` does, the same kind of lock).
+    let lock = shared.join("hub/.locks/modelenv.lock");
+    let mut holder = std::process::Command::new("flock")
+        .args(["-x", "--no-fork", lock.to_str().unwrap(), "sleep", "30"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !lock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let bob = TestEnv::new();
+    let out = bob.run(&["--hf-home", shared.to_str().unwrap(), "prune", "--apply"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("another modelenv"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(r.path.join("snapshots").join(&old_rev).exists());
+    bob.ok(&["--hf-home", shared.to_str().unwrap(), "prune", "--apply"]);
+    assert!(!r.path.join("snapshots").join(&old_rev).exists());
+}

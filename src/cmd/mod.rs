@@ -83,7 +83,16 @@ pub fn user_changes<'a>(
 /// Before a command changes anything: the store lock (one modelenv at a time), then whatever
 /// an interrupted earlier run left in the journal is finished.
 pub fn begin_changes(settings: &Settings, command: &str) -> anyhow::Result<Changes> {
-    let lock = crate::fsops::StoreLock::acquire(&settings.state_dir, command)?;
+    let mut lock = crate::fsops::StoreLock::acquire(&settings.state_dir, command)?;
+    // Commands that change models also lock every store, for other users of a shared one.
+    if !matches!(command, "install" | "uninstall" | "config set") {
+        let stores: Vec<(std::path::PathBuf, bool)> = store_paths(settings)
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (p, i == 0))
+            .collect();
+        lock = lock.with_stores(&stores, command)?;
+    }
     let mut run = crate::fsops::Run::new(&settings.state_dir, "resume", settings.test_kill_after);
     let mut resumed = Vec::new();
     for (cmd, outcome) in run.resume()? {
@@ -111,12 +120,18 @@ pub struct Changes {
 
 /// Every store a model can live in, and the extra folders a command was given, by identity.
 pub fn store_roots(settings: &Settings, extra: &[std::path::PathBuf]) -> crate::fsops::Roots {
-    let mut paths = vec![
+    let mut paths = store_paths(settings);
+    paths.extend(extra.iter().map(|d| settings.absolute(d)));
+    crate::fsops::Roots::new(paths)
+}
+
+/// The model stores modelenv manages: the hub cache (first), Ollama's, the custom folder, LM
+/// Studio's.
+pub fn store_paths(settings: &Settings) -> Vec<std::path::PathBuf> {
+    vec![
         settings.hub_cache(),
         settings.ollama_models.clone(),
         settings.custom_model_dir.clone(),
         crate::stores::lmstudio_models(&settings.home),
-    ];
-    paths.extend(extra.iter().map(|d| settings.absolute(d)));
-    crate::fsops::Roots::new(paths)
+    ]
 }

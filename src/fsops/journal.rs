@@ -122,9 +122,21 @@ pub fn interrupted(state_dir: &Path) -> Result<Vec<(String, Plan, HashSet<usize>
 }
 
 /// One modelenv at a time changes the stores: an exclusive `flock` on
-/// `<state>/modelenv.lock`, held until dropped (the kernel releases it if the process dies).
+/// `<state>/modelenv.lock`, and on a lock file in each store (see [`StoreLock::store`]), so
+/// that two users sharing a store are kept apart too. Held until dropped (the kernel releases
+/// it if the process dies).
 pub struct StoreLock {
-    _file: std::fs::File,
+    _files: Vec<std::fs::File>,
+}
+
+fn try_lock(f: &std::fs::File, p: &Path, command: &str) -> Result<()> {
+    if rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        bail!(
+            "another modelenv is changing the stores (lock {} is held); `{command}` changed nothing. Run it again when the other one has finished",
+            p.display()
+        );
+    }
+    Ok(())
 }
 
 impl StoreLock {
@@ -132,12 +144,41 @@ impl StoreLock {
         create_dir_all(state_dir)?;
         let p = state_dir.join("modelenv.lock");
         let f = open_log(&p, false)?;
-        if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-            bail!(
-                "another modelenv is changing the stores (lock {} is held); `{command}` changed nothing. Run it again when the other one has finished",
-                p.display()
-            );
+        try_lock(&f, &p, command)?;
+        Ok(StoreLock { _files: vec![f] })
+    }
+
+    /// The lock file of a store: in a hub cache `<hub>/.locks/modelenv.lock` (beside
+    /// huggingface_hub's own locks; `scan_cache_dir` takes any other entry of the hub for a
+    /// broken repo), elsewhere `<store>/.modelenv.lock`.
+    pub fn store(store: &Path, hub: bool) -> PathBuf {
+        if hub {
+            store.join(".locks").join("modelenv.lock")
+        } else {
+            store.join(".modelenv.lock")
         }
-        Ok(StoreLock { _file: f })
+    }
+
+    /// Also locks each existing store folder (`(path, is a hub cache)`). A store this user
+    /// cannot create the lock file in is locked through an existing one if there is one (flock
+    /// needs no write access); otherwise this user cannot change that store at all, and the
+    /// guard refuses there.
+    pub fn with_stores(mut self, stores: &[(PathBuf, bool)], command: &str) -> Result<StoreLock> {
+        for (s, hub) in stores.iter().filter(|(s, _)| s.is_dir()) {
+            let p = StoreLock::store(s, *hub);
+            if *hub {
+                let _ = create_dir_all(&s.join(".locks"));
+            }
+            let f = match open_log(&p, false) {
+                Ok(f) => f,
+                Err(_) => match std::fs::File::open(&p) {
+                    Ok(f) => f,
+                    Err(_) => continue,
+                },
+            };
+            try_lock(&f, &p, command)?;
+            self._files.push(f);
+        }
+        Ok(self)
     }
 }

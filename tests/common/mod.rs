@@ -200,9 +200,16 @@ pub fn python() -> String {
 pub mod fixtures;
 
 /// The paths whose entries differ between two snapshots (for short failure messages).
+/// modelenv's lock files (an empty file per store, see the README) are not changes.
 pub fn changed(a: &BTreeMap<PathBuf, Entry>, b: &BTreeMap<PathBuf, Entry>) -> Vec<PathBuf> {
+    let lock = |k: &PathBuf| {
+        k.file_name()
+            .is_some_and(|n| n == "modelenv.lock" || n == ".modelenv.lock")
+            || k.ends_with(".locks")
+    };
     a.keys()
         .chain(b.keys())
+        .filter(|k| !lock(k))
         .filter(|k| a.get(*k) != b.get(*k))
         .cloned()
         .collect::<std::collections::BTreeSet<_>>()
