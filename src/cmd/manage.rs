@@ -399,7 +399,8 @@ pub fn archive(settings: &Settings, archive_args: &ArchiveArgs) -> Result<Exit> 
     let to_dir = settings.absolute(&archive_args.to);
     let dest = to_dir.join(model.path.file_name().context("model path has no name")?);
     if std::fs::symlink_metadata(&model.path).is_ok_and(|m| m.file_type().is_symlink()) {
-        let target = std::fs::read_link(&model.path)?;
+        let target = std::fs::read_link(&model.path)
+            .with_context(|| format!("reading the link {}", model.path.display()))?;
         if target == dest {
             println!(
                 "{} is already archived to {}",

@@ -80,7 +80,8 @@ pub fn manifest_path(root: &Path, name: &str) -> PathBuf {
 }
 
 pub fn read_manifest(path: &Path) -> anyhow::Result<Manifest> {
-    let text = super::fastfs::read_small_path(path)?;
+    let text = super::fastfs::read_small_path(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     Ok(serde_json::from_slice(&text)?)
 }
 
