@@ -295,3 +295,57 @@ fn a_store_locked_by_another_user_is_left_alone() {
     bob.ok(&["--hf-home", shared.to_str().unwrap(), "prune", "--apply"]);
     assert!(!r.path.join("snapshots").join(&old_rev).exists());
 }
+
+#[test]
+fn another_unix_user_is_kept_out_of_a_store_this_user_is_changing() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || which::which("setpriv").is_err() {
+        eprintln!("needs root and setpriv to run a second user; skipped");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let root_env = TestEnv::new();
+    fs::set_permissions(root_env.tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let shared = root_env.tmp.path().join("shared-hf");
+    let r = Hub::new(&shared.join("hub")).repo("model", "org/m");
+    r.snapshot(&commit("old"), &[lfs("a.bin", b"old weights")]);
+    r.snapshot(&commit("new"), &[lfs("a.bin", b"new weights")]);
+    r.git_ref("main", &commit("new"));
+    let hf = shared.to_str().unwrap();
+    // The first changing run creates the store's lock file, for every user to lock.
+    root_env.ok(&["--hf-home", hf, "prune", "--apply"]);
+    let lock = shared.join("hub/.locks/modelenv.lock");
+    assert!(fs::metadata(&lock).unwrap().permissions().mode() & 0o004 != 0);
+    r.snapshot(&commit("older"), &[lfs("a.bin", b"older weights")]);
+    let mut holder = std::process::Command::new("flock")
+        .args(["-x", "--no-fork", lock.to_str().unwrap(), "sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // `nobody`, with a HOME of its own and a copy of the binary it may run.
+    let home = root_env.tmp.path().join("nobody");
+    fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let program = root_env.tmp.path().join("modelenv");
+    fs::copy(common::bin(), &program).unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&program)
+        .args(["--hf-home", hf, "prune", "--apply"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", common::sys_path())
+        .current_dir(&home)
+        .output()
+        .unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("another modelenv"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(r.path.join("snapshots").join(commit("older")).exists());
+}

@@ -49,6 +49,16 @@ fn open_log(p: &Path, truncate: bool) -> Result<std::fs::File> {
         .with_context(|| format!("opening {}", p.display()))
 }
 
+fn open_lock(p: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o666)
+        .create(true)
+        .append(true)
+        .open(p)
+}
+
 impl Journal {
     /// Records `plan` (synced) before anything is changed.
     pub fn begin(state_dir: &Path, command: &str, plan: &Plan) -> Result<Journal> {
@@ -169,7 +179,9 @@ impl StoreLock {
             if *hub {
                 let _ = create_dir_all(&s.join(".locks"));
             }
-            let f = match open_log(&p, false) {
+            // Readable by every user (0666 less the umask): another user's modelenv locks it
+            // through a read-only handle.
+            let f = match open_lock(&p) {
                 Ok(f) => f,
                 Err(_) => match std::fs::File::open(&p) {
                     Ok(f) => f,
