@@ -149,6 +149,54 @@ fn build(env: &TestEnv, specs: &[RepoSpec]) -> BTreeMap<PathBuf, Vec<u8>> {
     keep
 }
 
+/// huggingface_hub's own view: `scan_cache_dir`'s warnings, and for each protected snapshot
+/// file whether `try_to_load_from_cache` still finds it with its bytes (sha256).
+fn library_view(hub: &Path, keep: &BTreeMap<PathBuf, Vec<u8>>, skip_repo: Option<&str>) -> String {
+    let mut wanted = Vec::new();
+    for (p, bytes) in keep {
+        let Ok(rel) = p.strip_prefix(hub) else {
+            continue;
+        };
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
+        if skip_repo.is_some_and(|r| parts[0] == r) {
+            continue;
+        }
+        let repo = parts[0].trim_start_matches("models--").replace("--", "/");
+        wanted.push(serde_json::json!({
+            "repo": repo, "rev": parts[2], "file": parts[3..].join("/"),
+            "sha": sha256_hex(bytes),
+        }));
+    }
+    let script = r#"
+import hashlib, json, sys
+from huggingface_hub import scan_cache_dir, try_to_load_from_cache
+hub, wanted = sys.argv[1], json.loads(sys.stdin.read())
+bad = []
+for w in wanted:
+    p = try_to_load_from_cache(w["repo"], w["file"], cache_dir=hub, revision=w["rev"])
+    if not isinstance(p, str) or hashlib.sha256(open(p, "rb").read()).hexdigest() != w["sha"]:
+        bad.append(f"{w['repo']}@{w['rev'][:8]}/{w['file']} does not load")
+print(json.dumps({"bad": bad, "warnings": sorted(str(x) for x in scan_cache_dir(hub).warnings)}))
+"#;
+    let mut child = std::process::Command::new(common::python())
+        .args(["-c", script, hub.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        serde_json::to_string(&wanted).unwrap().as_bytes(),
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn assert_kept(keep: &BTreeMap<PathBuf, Vec<u8>>, skip_repo: Option<&str>) {
     for (p, bytes) in keep {
         if skip_repo.is_some_and(|r| p.to_string_lossy().contains(&format!("/{r}/"))) {
@@ -173,9 +221,18 @@ proptest! {
     ) {
         let env = TestEnv::new();
         let keep = build(&env, &specs);
+        let hub = env.home.join(".cache/huggingface/hub");
+        let before: serde_json::Value =
+            serde_json::from_str(&library_view(&hub, &keep, None)).unwrap();
+        prop_assert_eq!(&before["bad"], &serde_json::json!([]), "the fixture does not load");
         let out = env.run(&["prune", "--apply"]);
         prop_assert!(out.status.success(), "{}", common::stderr(&out));
         assert_kept(&keep, None);
+        // huggingface_hub still loads every protected file and sees no new problem.
+        let after: serde_json::Value =
+            serde_json::from_str(&library_view(&hub, &keep, None)).unwrap();
+        prop_assert_eq!(&after["bad"], &serde_json::json!([]));
+        prop_assert_eq!(&after["warnings"], &before["warnings"]);
         // Removing one repo breaks no other repo (it is refused if another still needs it).
         let rm = rm % specs.len();
         let id = format!("hf-hub:org/m{rm}");

@@ -141,6 +141,9 @@ struct Report<'a> {
     applied: bool,
     freed_bytes: u64,
     warnings: &'a [String],
+    /// What the stores offered but prune keeps this time, each with the reason (a download
+    /// in progress, a repo with no ref, a blob another snapshot reaches).
+    kept: &'a [String],
     /// The plan: exactly what `--apply` does.
     operations: &'a [OpView],
     /// With `--apply`: what happened to each operation.
@@ -213,6 +216,7 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
             applied: args.apply,
             freed_bytes: freed,
             warnings: &warnings,
+            kept: &kept,
             operations: &operations,
             outcome: outcome.as_ref(),
         };
