@@ -349,3 +349,61 @@ fn another_unix_user_is_kept_out_of_a_store_this_user_is_changing() {
     );
     assert!(r.path.join("snapshots").join(commit("older")).exists());
 }
+
+#[test]
+fn a_shared_xet_payload_goes_with_its_refs_manifest_and_only_with_one() {
+    let env = TestEnv::new();
+    let cache = env.home.join(".cache/huggingface/hub");
+    let hub = Hub::new(&cache);
+    let r = hub.repo("model", "org/a");
+    r.snapshot(&commit("a"), &[lfs("w.bin", b"weights")]);
+    r.git_ref("main", &commit("a"));
+    let store = cache.join("blobs");
+    fs::create_dir_all(&store).unwrap();
+    fs::write(store.join(".huggingface-shared-blobs"), "1\n").unwrap();
+    let mut payloads = Vec::new();
+    for (data, manifest) in [(&b"no longer used"[..], true), (&b"no manifest"[..], false)] {
+        let xet = fixtures::sha256_hex(data);
+        let dir = store.join(&xet[..2]);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(&xet), data).unwrap();
+        old(&dir.join(&xet));
+        if manifest {
+            // It lists a repo blob that no longer exists: no valid reference is left.
+            fs::write(
+                dir.join(format!("{xet}.refs")),
+                format!("models--org--gone/blobs/{xet}\n"),
+            )
+            .unwrap();
+        }
+        payloads.push(dir.join(&xet));
+    }
+    let out = env.ok(&["prune", "--apply"]);
+    assert!(!payloads[0].exists(), "{}", common::stderr(&out));
+    let manifest = payloads[0].with_file_name(format!(
+        "{}.refs",
+        payloads[0].file_name().unwrap().to_str().unwrap()
+    ));
+    assert!(!manifest.exists(), "the .refs manifest was left behind");
+    assert!(
+        payloads[1].exists(),
+        "a payload without a manifest was deleted"
+    );
+    // huggingface_hub agrees: what is left is the one it would keep too.
+    let py = std::process::Command::new(common::python())
+        .args([
+            "-c",
+            "import sys\nfrom huggingface_hub.utils._shared_blobs import sweep_shared_blob\nprint(sweep_shared_blob(sys.argv[1], cache_dir=sys.argv[2]))",
+            payloads[1].to_str().unwrap(),
+            cache.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&py.stdout).trim(),
+        "0",
+        "{}",
+        common::stderr(&py)
+    );
+    assert!(payloads[1].exists());
+}

@@ -41,6 +41,21 @@ fn keep_reason(
             "changed less than an hour ago (a download or migrate may be using it)".into(),
         );
     }
+    if let Some(manifest) = shared_payload_manifest(settings, r) {
+        // huggingface_hub's own rule: a payload without a readable `.refs` manifest is never
+        // collected, and one whose lock is held is being published or linked now.
+        if !std::fs::symlink_metadata(&manifest).is_ok_and(|m| m.is_file()) {
+            return Some(
+                "a shared payload without its .refs manifest (huggingface_hub keeps those)".into(),
+            );
+        }
+        if lock_held(
+            &r.path
+                .with_file_name(format!("{}.lock", file_name(&r.path))),
+        ) {
+            return Some("its shared-store lock is held".into());
+        }
+    }
     if r.kind == ReclaimKind::Incomplete
         && r.store == StoreKind::HfHub
         && hf_lock_held(settings, &r.path)
@@ -122,7 +137,32 @@ fn hf_lock_held(settings: &Settings, incomplete: &Path) -> bool {
         .join(".locks")
         .join(repo)
         .join(format!("{etag}.lock"));
-    let Ok(f) = std::fs::File::open(&lock) else {
+    lock_held(&lock)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// For a payload of huggingface_hub's shared blob store (`<hub>/blobs/<2 hex>/<xet hash>`),
+/// its `<xet hash>.refs` manifest, which goes with it.
+fn shared_payload_manifest(settings: &Settings, r: &Reclaim) -> Option<PathBuf> {
+    let store = settings.hub_cache().join("blobs");
+    let in_store = r.kind == ReclaimKind::Orphan
+        && r.path.parent().and_then(Path::parent) == Some(store.as_path())
+        && crate::stores::hub::is_shared_store(&store);
+    in_store.then(|| {
+        r.path
+            .with_file_name(format!("{}.refs", file_name(&r.path)))
+    })
+}
+
+/// Whether someone holds a `flock` on this lock file now (opening it reads only; a lock file
+/// that does not exist is not held).
+fn lock_held(lock: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(lock) else {
         return false;
     };
     match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared) {
@@ -189,7 +229,7 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
     }
     let mut planned: Vec<(u32, Reclaim)> = Vec::new();
     for r in items {
-        match plan_item(&roots, &r) {
+        match plan_item(settings, &roots, &r) {
             Ok(item) => planned.push((plan.push_group(item), r)),
             Err(e) => warnings.push(format!("{e}; kept")),
         }
@@ -276,7 +316,7 @@ fn exit(_warnings: &[String], outcome: Option<&Outcome>) -> Exit {
 
 /// The operations that free one item, each checked against the store that holds it: a
 /// snapshot or blob that is not inside its store refuses the whole item.
-fn plan_item(roots: &Roots, r: &Reclaim) -> Result<Plan, Refusal> {
+fn plan_item(settings: &Settings, roots: &Roots, r: &Reclaim) -> Result<Plan, Refusal> {
     let root_of = |p: &Path| {
         roots.holding(p).ok_or_else(|| Refusal::OutsideRoot {
             path: p.to_path_buf(),
@@ -298,6 +338,9 @@ fn plan_item(roots: &Roots, r: &Reclaim) -> Result<Plan, Refusal> {
             });
         }
         plan.remove(root_of(b)?, b)?;
+    }
+    if let Some(manifest) = shared_payload_manifest(settings, r) {
+        plan.remove(root_of(&manifest)?, &manifest)?;
     }
     Ok(plan)
 }
