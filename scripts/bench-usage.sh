@@ -3,6 +3,7 @@
 # hyperfine run with the anchors: `hf cache ls --format json` (huggingface_hub's own scan) and
 # `du -sb` (a bare walk). Needs hyperfine and the test Python env (scripts/test.sh makes it).
 #   scripts/bench-usage.sh [N] [extra hyperfine args]
+# MODELENV_BASELINE=/path/to/an/older/modelenv adds that build to the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-3000}"
@@ -20,8 +21,13 @@ echo "hub cache: $n repos, $(find "$hub" -type f | wc -l) files, $(du -sh "$hub"
 export HOME="$work/home"
 mkdir -p "$HOME"
 me="$PWD/target/release/modelenv"
+baseline=()
+if [ -n "${MODELENV_BASELINE:-}" ]; then
+  baseline=(--command-name "baseline usage --json" "$MODELENV_BASELINE --hf-home $work/hf usage --json --store hf-hub --no-hash-cache")
+fi
 hyperfine --warmup 2 --runs 10 \
   --command-name "modelenv usage --json" "$me --hf-home $work/hf usage --json --store hf-hub --no-hash-cache" \
+  "${baseline[@]}" \
   --command-name "hf cache ls --format json" "$hf cache ls --cache-dir $hub --format json" \
   --command-name "du -sb" "du -sb $hub" \
   "$@"

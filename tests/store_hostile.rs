@@ -407,3 +407,87 @@ fn a_shared_xet_payload_goes_with_its_refs_manifest_and_only_with_one() {
     );
     assert!(payloads[1].exists());
 }
+
+fn drive(env: &TestEnv) -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    tempfile::Builder::new()
+        .prefix("modelenv-drive-")
+        .tempdir_in(if shm.is_dir() { shm } else { env.tmp.path() })
+        .unwrap()
+}
+
+#[test]
+fn a_single_file_model_is_archived_and_restored_across_filesystems() {
+    let env = TestEnv::new();
+    let gguf = env.home.join("models/tiny.gguf");
+    fs::create_dir_all(gguf.parent().unwrap()).unwrap();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    fs::write(&gguf, &data).unwrap();
+    let d = drive(&env);
+    env.ok(&[
+        "models",
+        "archive",
+        "custom:tiny.gguf",
+        "--to",
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(fs::read_link(&gguf).unwrap(), d.path().join("tiny.gguf"));
+    assert_eq!(
+        fs::read(&gguf).unwrap(),
+        data,
+        "not readable through the link"
+    );
+    env.ok(&["models", "restore", "custom:tiny.gguf"]);
+    assert!(
+        !fs::symlink_metadata(&gguf)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(&gguf).unwrap(), data);
+    assert!(!d.path().join("tiny.gguf").exists());
+}
+
+#[test]
+fn restore_onto_a_model_downloaded_again_drops_only_an_identical_archive() {
+    for identical in [true, false] {
+        let env = TestEnv::new();
+        let hub = Hub::new(&env.home.join(".cache/huggingface/hub"));
+        let r = hub.repo("model", "org/m");
+        r.snapshot(&commit("a"), &[lfs("w.bin", b"weights")]);
+        r.git_ref("main", &commit("a"));
+        let d = drive(&env);
+        env.ok(&[
+            "models",
+            "archive",
+            "hf-hub:org/m",
+            "--to",
+            d.path().to_str().unwrap(),
+        ]);
+        let archive = d.path().join("models--org--m");
+        // The model is downloaded again into the store, beside the archive record.
+        fs::remove_file(&r.path).unwrap();
+        let again = hub.repo("model", "org/m");
+        let data: &[u8] = if identical { b"weights" } else { b"WEIGHTS" };
+        again.snapshot(&commit("a"), &[lfs("w.bin", data)]);
+        again.git_ref("main", &commit("a"));
+        let out = env.run(&["models", "restore", "hf-hub:org/m"]);
+        if identical {
+            assert!(out.status.success(), "{}", common::stderr(&out));
+            assert!(!archive.exists(), "the identical archive was kept");
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+            assert!(
+                common::stderr(&out).contains("differs"),
+                "{}",
+                common::stderr(&out)
+            );
+            assert!(
+                archive.join("blobs").exists(),
+                "a different archive was deleted"
+            );
+        }
+        let snap = again.path.join("snapshots").join(commit("a")).join("w.bin");
+        assert_eq!(fs::read(snap).unwrap(), data);
+    }
+}

@@ -497,13 +497,6 @@ pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<Exit> 
                 args.model
             )
         })?;
-    if std::fs::read_link(&entry.src).ok().as_deref() != Some(entry.dest.as_path()) {
-        bail!(
-            "{} is not a link to its archive {} any more; nothing was changed",
-            entry.src.display(),
-            entry.dest.display()
-        );
-    }
     if !entry.dest.exists() {
         bail!(
             "the archive {} is missing: plug in the drive that holds it",
@@ -513,13 +506,26 @@ pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<Exit> 
     let roots = super::store_roots(settings, &[]);
     let root = root_of(&roots, &entry.src)?;
     let from_root = Root::open(existing(entry.dest.parent().unwrap_or(Path::new("/"))))?;
-    let staged = crate::fsops::sibling_path(&entry.src, "restore");
     archives.entries.retain(|a| a.src != entry.src);
-    // Copied back and verified beside the link first, so a refusal changes nothing.
     let mut plan = Plan::new();
-    plan.move_to(&from_root, &entry.dest, root, &staged, Verify::Source)?;
-    plan.remove(root, &entry.src)?;
-    plan.move_later(root, &staged, root, &entry.src)?;
+    let is_link = std::fs::read_link(&entry.src).ok();
+    if is_link.as_deref() == Some(entry.dest.as_path()) {
+        // Copied back and verified beside the link first, so a refusal changes nothing.
+        let staged = crate::fsops::sibling_path(&entry.src, "restore");
+        plan.move_to(&from_root, &entry.dest, root, &staged, Verify::Source)?;
+        plan.remove(root, &entry.src)?;
+        plan.move_later(root, &staged, root, &entry.src)?;
+    } else if is_link.is_none() && std::fs::symlink_metadata(&entry.src).is_ok() {
+        // The store has the model again (downloaded anew): the archive goes only if every
+        // file in it is in the store byte for byte, both copies hashed again when it goes.
+        plan_drop_identical_archive(&mut plan, &from_root, &entry.dest, root, &entry.src)?;
+    } else {
+        bail!(
+            "{} is not a link to its archive {} any more; nothing was changed",
+            entry.src.display(),
+            entry.dest.display()
+        );
+    }
     archives.plan_save(settings, &mut plan)?;
     let report = MoveReport {
         model: entry.model.clone(),
@@ -532,6 +538,51 @@ pub fn restore(settings: &Settings, restore_args: &RestoreArgs) -> Result<Exit> 
     let code = execute(settings, "models restore", &plan, args.dry_run)?;
     print_move(settings, &report, args.json, "restored")?;
     Ok(code)
+}
+
+/// Plans removing an archive whose every file (and link) the store already holds identically:
+/// a check of both copies per file, then the archive. Refuses, naming both paths, otherwise.
+fn plan_drop_identical_archive(
+    plan: &mut Plan,
+    archive_root: &Root,
+    archive: &Path,
+    store_root: &Root,
+    in_store: &Path,
+) -> Result<()> {
+    let differs = |rel: &Path| {
+        anyhow::anyhow!(
+            "{} is back in the store but differs from its archive {} ({}); nothing was changed. Remove one of them yourself",
+            in_store.display(),
+            archive.display(),
+            rel.display()
+        )
+    };
+    for e in walkdir::WalkDir::new(archive).follow_links(false) {
+        let e = e?;
+        let rel = e.path().strip_prefix(archive).unwrap_or(e.path());
+        let other = if rel.as_os_str().is_empty() {
+            in_store.to_path_buf()
+        } else {
+            in_store.join(rel)
+        };
+        let ft = e.file_type();
+        if ft.is_symlink() {
+            if std::fs::read_link(e.path())? != std::fs::read_link(&other).unwrap_or_default() {
+                return Err(differs(rel));
+            }
+        } else if ft.is_file() {
+            let h = crate::fsops::hash::sha256_file(e.path())?;
+            if std::fs::symlink_metadata(&other).map(|m| m.is_file()).ok() != Some(true)
+                || crate::fsops::hash::sha256_file(&other)? != h
+            {
+                return Err(differs(rel));
+            }
+            plan.check(archive_root, e.path(), Verify::Sha256(h.clone()))?;
+            plan.check(store_root, &other, Verify::Sha256(h))?;
+        }
+    }
+    plan.remove_tree(archive_root, archive)?;
+    Ok(())
 }
 
 fn execute(settings: &Settings, command: &str, plan: &Plan, dry_run: bool) -> Result<Exit> {
