@@ -134,3 +134,48 @@ fn an_interrupted_migrate_resumed_later_keeps_what_the_user_added_since() {
     assert_eq!(fs::read(&snap).unwrap(), b"weights");
     assert!(Path::new(&snap).exists());
 }
+
+#[test]
+fn a_central_disk_too_small_is_refused_before_anything_changes() {
+    let env = TestEnv::new();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    model_cache_with(&env, "o/big", &big);
+    fs::write(
+        env.repo.join(".env.example"),
+        "HF_CACHE_DIR=./model_cache\n",
+    )
+    .unwrap();
+    let central = env.tmp.path().join("small-disk");
+    fs::create_dir_all(&central).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&central)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("cannot mount a small tmpfs here (not root?); skipped");
+        return;
+    }
+    let before = env.snapshot();
+    let hf = central.join("hf");
+    let out = migrate(&env, &["--hf-home", hf.to_str().unwrap(), "--apply"]);
+    let after = env.snapshot();
+    let central_entries = fs::read_dir(&central).unwrap().count();
+    let _ = std::process::Command::new("umount").arg(&central).status();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("free"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Only modelenv's own state folder (its lock) may have appeared.
+    let changed: Vec<_> = common::changed(&after, &before)
+        .into_iter()
+        .filter(|p| !p.starts_with("home/.local"))
+        .collect();
+    assert_eq!(changed, Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        central_entries, 0,
+        "something was written to the small disk"
+    );
+}

@@ -34,6 +34,9 @@ struct Report {
     freed_bytes: u64,
     /// The plan: exactly what `--apply` does.
     operations: Vec<OpView>,
+    /// With `--apply`: bytes of file data read (0 when every move was a rename).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_read: Option<u64>,
 }
 
 pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> {
@@ -55,14 +58,17 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         moved_bytes: 0,
         freed_bytes: 0,
         operations: Vec::new(),
+        bytes_read: None,
     };
     // The whole plan first (each config file and each cache a group), so the dry run shows
     // exactly what --apply does.
     let mut plan = Plan::new();
     let mut cache_groups = Vec::new();
     let mut planned = std::collections::HashMap::new();
+    let mut config_plans = Vec::new();
     for root in &roots {
-        // Configs first: the projects point at the central store before their caches go.
+        // Configs are rewritten after the caches they point at are in place (their groups go
+        // last in the plan).
         let configs = crate::scan::configs(root);
         let edits: Vec<Edit> = migrate::config_edits(settings, &configs)?
             .into_iter()
@@ -80,7 +86,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             });
         }
         if !edits.is_empty() {
-            plan.push_group(edit::plan(&edits, &settings.state_dir.join("backups"))?);
+            config_plans.push(edit::plan(&edits, &settings.state_dir.join("backups"))?);
         }
         let mroots = migrate::MigrateRoots::new(settings, root)?;
         for c in crate::scan::caches(root, &exclude) {
@@ -89,11 +95,16 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             report.caches.push(res);
         }
     }
+    for p in config_plans {
+        plan.push_group(p);
+    }
     report.operations = plan.views();
     if args.apply {
+        check_space(settings, &report.caches)?;
         let outcome = Run::new(&settings.state_dir, "migrate", settings.test_kill_after)
             .with_progress(std::io::stderr().is_terminal())
             .execute(&plan)?;
+        report.bytes_read = Some(outcome.bytes_read);
         for (c, g) in report.caches.iter_mut().zip(&cache_groups) {
             let removed = outcome
                 .results
@@ -128,6 +139,44 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         print_human(settings, &report);
     }
     Ok(if problems { Exit::Problems } else { Exit::Ok })
+}
+
+/// Refuses, before the first change, a migrate whose copies do not fit: the bytes that cross
+/// filesystems must fit in the destination's free space with a margin (1% + 100 MB).
+fn check_space(settings: &Settings, caches: &[CacheResult]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &std::path::Path| {
+        p.ancestors()
+            .find_map(|a| std::fs::metadata(a).ok())
+            .map(|m| m.dev())
+    };
+    let mut need: std::collections::BTreeMap<std::path::PathBuf, u64> = Default::default();
+    for c in caches {
+        let dest = if c.kind == "loose-file" {
+            settings.custom_model_dir.clone()
+        } else {
+            settings.hub_cache()
+        };
+        if dev(&c.path) != dev(&dest) {
+            *need.entry(dest).or_default() += c.moved_bytes;
+        }
+    }
+    for (dest, bytes) in need {
+        let existing = dest.ancestors().find(|a| a.is_dir()).unwrap_or(&dest);
+        let st = rustix::fs::statvfs(existing)?;
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        let want = bytes + bytes / 100 + 100_000_000;
+        if free < want {
+            anyhow::bail!(
+                "{} has {} free, and migrate must copy {} there (plus a margin: {}); nothing was changed. Free space or pick another location with --hf-home / --custom-model-dir",
+                show(settings, existing),
+                human_size(free),
+                human_size(bytes),
+                human_size(want)
+            );
+        }
+    }
+    Ok(())
 }
 
 fn print_human(settings: &Settings, r: &Report) {

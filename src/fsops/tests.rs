@@ -310,18 +310,56 @@ fn link_replaces_the_copy_and_is_found_done_again() {
 }
 
 #[test]
-fn move_verifies_a_blob_against_its_name() {
+fn a_move_on_one_filesystem_reads_no_data() {
     let (dir, root) = setup();
+    let data = vec![7u8; 300_000];
+    let name = sha(&data);
+    let from = dir.path().join("local").join(&name);
+    fs::create_dir_all(from.parent().unwrap()).unwrap();
+    fs::write(&from, &data).unwrap();
+    let to = dir.path().join("central/blobs").join(&name);
+    let mut plan = Plan::new();
+    plan.move_to(&root, &from, &root, &to, Verify::Name(name.clone()))
+        .unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Done]);
+    assert_eq!(o.bytes_read, 0, "a rename read data");
+    assert_eq!(fs::read(&to).unwrap(), data);
+}
+
+#[test]
+fn a_copy_across_filesystems_is_verified_against_the_blob_name() {
+    let (dir, root) = setup();
+    let Some(other) = other_fs(dir.path()) else {
+        eprintln!("no second filesystem here; skipped");
+        return;
+    };
+    let oroot = Root::open(other.path()).unwrap();
     let good = sha(b"weights");
     let from = dir.path().join("local").join(&good);
     fs::create_dir_all(from.parent().unwrap()).unwrap();
     fs::write(&from, "bit rot").unwrap();
-    let to = dir.path().join("central/blobs").join(&good);
+    let to = other.path().join("central/blobs").join(&good);
     let mut plan = Plan::new();
-    plan.move_to(&root, &from, &root, &to, Verify::Name(good.clone()))
+    plan.move_to(&root, &from, &oroot, &to, Verify::Name(good.clone()))
         .unwrap();
     assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
     assert!(from.exists() && !to.exists());
+    let partial = other
+        .path()
+        .join("central/blobs")
+        .join(format!("{good}.modelenv-partial"));
+    assert!(!partial.exists(), "the refused copy was left behind");
+    // The right bytes go, read once each side.
+    fs::write(&from, "weights").unwrap();
+    let mut plan = Plan::new();
+    plan.move_to(&root, &from, &oroot, &to, Verify::Name(good.clone()))
+        .unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Done]);
+    assert_eq!(o.bytes_read, 2 * 7);
+    assert_eq!(fs::read_to_string(&to).unwrap(), "weights");
+    assert!(!from.exists());
 }
 
 #[test]

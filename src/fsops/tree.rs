@@ -15,6 +15,20 @@ use std::path::PathBuf;
 use super::guard::{Failure, Fingerprint, Refusal};
 use super::hash;
 
+thread_local! {
+    /// Bytes of file data read by operations on this thread (hashing and copying), for reports.
+    static BYTES_READ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn count(n: u64) {
+    BYTES_READ.with(|b| b.set(b.get() + n));
+}
+
+/// Bytes of file data this thread's operations have read so far.
+pub(crate) fn bytes_read() -> u64 {
+    BYTES_READ.with(|b| b.get())
+}
+
 const DIR_FLAGS: OFlags = OFlags::DIRECTORY
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC)
@@ -200,6 +214,7 @@ fn open_read(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<std::fs::File,
 pub(crate) fn sha256_at(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<String, Failure> {
     let f = open_read(dir, name, path)?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    count(len);
     hash::sha256_reader(f, len).map_err(|e| Failure::io(path, e))
 }
 
@@ -213,6 +228,7 @@ pub(crate) fn name_matches_at(
 ) -> Result<Option<bool>, Failure> {
     let f = open_read(dir, name, path)?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    count(len);
     let got = match promised.len() {
         64 => hash::sha256_reader(f, len),
         40 => hash::git_sha1_reader(f, len),
@@ -220,6 +236,45 @@ pub(crate) fn name_matches_at(
     };
     got.map(|h| Some(h == promised))
         .map_err(|e| Failure::io(path, e))
+}
+
+/// Copies the regular file `name` of `src` to the new name `to` in `dst`, synced, and returns
+/// the sha256 of the bytes read: one pass over the source.
+pub(crate) fn copy_file_hashed(
+    src: &OwnedFd,
+    name: &OsStr,
+    dst: &OwnedFd,
+    to: &OsStr,
+    path: &Path,
+) -> Result<String, Failure> {
+    use sha2::Digest;
+    let mut from = open_read(src, name, path)?;
+    let mode = from.metadata().map(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o7777
+    });
+    let fd = rustix::fs::openat(
+        dst,
+        to,
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode.unwrap_or(0o644)),
+    )
+    .map_err(|e| Failure::io(path, e))?;
+    // SAFETY: `fd` is an owned, open file descriptor whose ownership moves into the File.
+    let mut out = unsafe { std::fs::File::from_raw_fd(fd.into_raw_fd()) };
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = from.read(&mut buf).map_err(|e| Failure::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        count(n as u64);
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| Failure::io(path, e))?;
+    }
+    out.sync_all().map_err(|e| Failure::io(path, e))?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Copies the file, folder or link `name` of `src` to the new name `to` in `dst`: files
@@ -253,6 +308,7 @@ pub(crate) fn copy(
                     break;
                 }
                 out.write_all(&buf[..n]).map_err(|e| Failure::io(path, e))?;
+                count(n as u64);
                 n_total += n as u64;
             }
             out.sync_all().map_err(|e| Failure::io(path, e))?;
