@@ -68,38 +68,68 @@ fn keep_reason(
     None
 }
 
-/// Drops the items whose files a reader of the store still reaches, checked over the whole
-/// store (every other snapshot of every repo, every Ollama manifest): the per-repo view the
-/// items come from cannot see a link from another repo or a manifest modelenv cannot parse.
-/// A store that cannot be read whole keeps everything.
-fn still_reached(settings: &Settings, items: Vec<Reclaim>, kept: &mut Vec<String>) -> Vec<Reclaim> {
+/// Settles what is freed: an item is kept when it cannot be planned (a link out of its store),
+/// and a blob is kept when a reader of the store still reaches it, checked over the whole store
+/// (every snapshot of every repo that stays, every Ollama manifest): the per-repo view the items
+/// come from cannot see a link from another repo or a manifest modelenv cannot parse. Keeping
+/// one revision can make its blobs reachable again, so this repeats until nothing changes. A
+/// store that cannot be read whole keeps everything.
+fn settle(
+    settings: &Settings,
+    roots: &Roots,
+    mut items: Vec<Reclaim>,
+    kept: &mut Vec<String>,
+) -> Vec<Reclaim> {
     use crate::stores::reach;
-    let removed_snapshots: std::collections::HashSet<PathBuf> = items
-        .iter()
-        .filter(|r| matches!(r.kind, ReclaimKind::Detached | ReclaimKind::Unreferenced))
-        .map(|r| r.path.clone())
-        .collect();
-    let hub = reach::hub_snapshots(&settings.hub_cache(), &removed_snapshots);
     let manifests = reach::ollama_manifests(&settings.ollama_models, Path::new(""));
-    items
-        .into_iter()
-        .filter(|r| {
-            let files: Vec<&PathBuf> = if r.blobs.is_empty() {
-                vec![&r.path]
-            } else {
-                r.blobs.iter().collect()
-            };
+    let mut keep =
+        |r: &Reclaim, why: String| kept.push(format!("{}: {why}", show(settings, &r.path)));
+    loop {
+        let before = items.len() + items.iter().map(|r| r.blobs.len()).sum::<usize>();
+        items.retain(|r| match plan_item(settings, roots, r) {
+            Ok(_) => true,
+            Err(e) => {
+                keep(r, e.to_string());
+                false
+            }
+        });
+        let removed: std::collections::HashSet<PathBuf> = items
+            .iter()
+            .filter(|r| matches!(r.kind, ReclaimKind::Detached | ReclaimKind::Unreferenced))
+            .map(|r| r.path.clone())
+            .collect();
+        let hub = reach::hub_snapshots(&settings.hub_cache(), &removed);
+        let reached = |f: &Path| match &hub {
+            Ok(set) => reach::identity(f).is_some_and(|i| set.contains(&i)),
+            Err(_) => true,
+        };
+        items.retain_mut(|r| {
             let why = match r.store {
                 StoreKind::HfHub => match &hub {
                     Err(e) => Some(format!("the hub cache cannot be read whole ({e})")),
-                    Ok(reached) => files
-                        .iter()
-                        .find(|f| reach::identity(f).is_some_and(|i| reached.contains(&i)))
-                        .map(|f| format!("{} is still reached by a snapshot", show(settings, f))),
+                    Ok(_) if r.blobs.is_empty() => {
+                        reached(&r.path).then(|| "still reached by a snapshot".to_owned())
+                    }
+                    Ok(_) => {
+                        // A revision goes; the blobs another snapshot still reaches stay.
+                        let (stay, go): (Vec<PathBuf>, Vec<PathBuf>) =
+                            r.blobs.drain(..).partition(|b| reached(b));
+                        for b in &stay {
+                            keep(
+                                r,
+                                format!("{} stays: another snapshot reaches it", show(settings, b)),
+                            );
+                            r.bytes = r
+                                .bytes
+                                .saturating_sub(std::fs::metadata(b).map(|m| m.len()).unwrap_or(0));
+                        }
+                        r.blobs = go;
+                        None
+                    }
                 },
                 StoreKind::Ollama => match &manifests {
                     Err(e) => Some(format!("the Ollama manifests cannot be read whole ({e})")),
-                    Ok(m) => files.iter().find_map(|f| {
+                    Ok(m) => std::iter::once(&r.path).chain(&r.blobs).find_map(|f| {
                         reach::ollama_user(m, f)
                             .map(|u| format!("manifest {} names it", show(settings, u)))
                     }),
@@ -108,13 +138,17 @@ fn still_reached(settings: &Settings, items: Vec<Reclaim>, kept: &mut Vec<String
             };
             match why {
                 Some(why) => {
-                    kept.push(format!("{}: {why}", show(settings, &r.path)));
+                    keep(r, why);
                     false
                 }
                 None => true,
             }
-        })
-        .collect()
+        });
+        let after = items.len() + items.iter().map(|r| r.blobs.len()).sum::<usize>();
+        if after == before {
+            return items;
+        }
+    }
 }
 
 /// Whether huggingface_hub's lock for this `.incomplete` blob is held by someone now:
@@ -218,10 +252,10 @@ pub fn run(settings: &Settings, args: &PruneArgs) -> Result<Exit> {
             None => true,
         })
         .collect();
-    let items = still_reached(settings, items, &mut kept);
+    let roots = Roots::new([settings.hub_cache(), settings.ollama_models.clone()]);
+    let items = settle(settings, &roots, items, &mut kept);
     // The plan: each item a group, its snapshot before its blobs, so a blob is never deleted
     // while a link still points at it, and a refused snapshot keeps its blobs.
-    let roots = Roots::new([settings.hub_cache(), settings.ollama_models.clone()]);
     let mut plan = Plan::new();
     let mut warnings = inv.warnings.clone();
     for k in &kept {

@@ -122,6 +122,19 @@ fn check_seen(target: &Target, r: &Resolved) -> Result<Fingerprint, Failure> {
     Ok(now)
 }
 
+/// Refuses when what is at the name now is not what was checked a moment ago (a save by
+/// write-and-rename, or a write in place, while it was hashed or copied).
+fn still(r: &Resolved, name: &OsStr, expect: &Fingerprint) -> Result<(), Failure> {
+    let now = super::guard::stat_at(&r.dir, name, &r.path)?;
+    match now {
+        Some(now) if expect.differs(&now).is_none() => Ok(()),
+        _ => Err(refused(Refusal::Changed {
+            path: r.path.clone(),
+            what: "it changed while it was being read".into(),
+        })),
+    }
+}
+
 fn io(path: &Path, e: impl std::fmt::Display) -> Failure {
     Failure::io(path, e)
 }
@@ -443,7 +456,7 @@ impl Run {
             // proven the same, entry by entry, the source goes now.
             let seen = tree::manifest_at(&rf.dir, rf.name(), &rf.path)?;
             if tree::same(&rf.dir, rf.name(), &rt.dir, rt.name(), &rf.path)? {
-                self.remove_source(from, &rf, now.kind, &seen)?;
+                self.remove_source(from, &rf, &now, &seen)?;
                 return Ok(Status::Done);
             }
             return Err(refused(Refusal::Exists {
@@ -518,21 +531,23 @@ impl Run {
         rename_noreplace(&staged, &rt, rt.name()).map_err(|e| io(&rt.path, e))?;
         let _ = rustix::fs::fsync(&rt.dir);
         self.step();
-        self.remove_source(from, &rf, now.kind, &seen)?;
+        self.remove_source(from, &rf, &now, &seen)?;
         Ok(Status::Done)
     }
 
-    /// Removes a source proven copied; in a folder, only what the copy holds.
+    /// Removes a source proven copied: a file only if it is still the file that was copied, a
+    /// folder only with what the copy holds.
     fn remove_source(
         &mut self,
         from: &Target,
         rf: &Resolved,
-        kind: Kind,
+        now: &Fingerprint,
         seen: &tree::Manifest,
     ) -> Result<(), Failure> {
-        if kind == Kind::Dir {
+        if now.kind == Kind::Dir {
             tree::remove_tree(&rf.dir, rf.name(), &rf.path, from.root.dev(), Some(seen))?;
         } else {
+            still(rf, rf.name(), now)?;
             unlink(rf, rf.name(), AtFlags::empty())?;
         }
         let _ = rustix::fs::fsync(&rf.dir);
@@ -599,6 +614,18 @@ impl Run {
                     }));
                 }
             }
+        }
+        // The link must be to the file that was hashed, and the copy about to be replaced must
+        // still be the one that was hashed.
+        let linked = super::guard::stat_at(&rc.dir, &tmp, &rc.path)?;
+        let link_ok = kind == LinkKind::Reflink
+            || linked.is_some_and(|l| (l.dev, l.ino) == (k.dev, k.ino) && k.differs(&l).is_none());
+        if !link_ok || still(&rk, rk.name(), &k).is_err() || still(&rc, rc.name(), &c).is_err() {
+            let _ = unlink(&rc, &tmp, AtFlags::empty());
+            return Err(refused(Refusal::Changed {
+                path: rc.path.clone(),
+                what: "one of the two copies changed while they were hashed".into(),
+            }));
         }
         rustix::fs::renameat(&rc.dir, &tmp, &rc.dir, rc.name()).map_err(|e| io(&rc.path, e))?;
         let _ = rustix::fs::fsync(&rc.dir);

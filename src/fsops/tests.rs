@@ -547,3 +547,32 @@ fn remove_tree_accepts_what_earlier_steps_moved_out() {
         "blob"
     );
 }
+
+#[test]
+fn removal_checks_each_entry_again_as_it_goes() {
+    // The second pass of a folder removal sees an entry the first pass did not (it appeared
+    // in between): it stays, and so does its folder.
+    let (dir, root) = setup();
+    let cache = dir.path().join("cache");
+    fs::create_dir_all(cache.join("snapshots/a")).unwrap();
+    fs::write(cache.join("snapshots/a/f"), "seen").unwrap();
+    let manifest = tree::manifest_of(&cache).unwrap();
+    fs::write(cache.join("snapshots/a/new-output"), "written meanwhile").unwrap();
+    let r = guard::resolve(&root, Path::new("cache"), false).unwrap();
+    // The pass that deletes, on its own (as if the first pass had run before the write).
+    let err = tree::remove_checked(
+        &r.dir,
+        r.name(),
+        &r.path,
+        Path::new(""),
+        root.dev(),
+        Some(&manifest),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("changed"), "{err}");
+    assert_eq!(
+        fs::read_to_string(cache.join("snapshots/a/new-output")).unwrap(),
+        "written meanwhile"
+    );
+}

@@ -54,12 +54,6 @@ fn entries(dir: &OwnedFd, path: &Path) -> Result<Vec<OsString>, Failure> {
     Ok(out)
 }
 
-fn file_type(dir: impl AsFd, name: &OsStr, path: &Path) -> Result<(FileType, u64), Failure> {
-    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| Failure::io(path, e))?;
-    Ok((FileType::from_raw_mode(st.st_mode), st.st_dev))
-}
-
 /// What a plan saw inside a folder it removes: each entry's path below the folder and its
 /// fingerprint. Anything else found there when the removal runs was not seen, so it stays.
 pub(crate) type Manifest = BTreeMap<PathBuf, Fingerprint>;
@@ -134,29 +128,42 @@ fn check_tree(
     Ok(())
 }
 
-fn remove_checked(dir: &OwnedFd, name: &OsStr, path: &Path, dev: u64) -> Result<(), Failure> {
-    let (ft, d) = file_type(dir, name, path)?;
-    if d != dev {
+pub(crate) fn remove_checked(
+    dir: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    rel: &Path,
+    dev: u64,
+    expect: Option<&Manifest>,
+) -> Result<(), Failure> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Failure::io(path, e))?;
+    let now = Fingerprint::from_stat(&st, path)?;
+    if st.st_dev != dev {
         return Err(Refusal::OtherFilesystem {
             path: path.to_path_buf(),
         }
         .into());
     }
-    match ft {
-        FileType::Directory => {
-            let sub = open_dir(dir, name, path)?;
-            for n in entries(&sub, path)? {
-                remove_checked(&sub, &n, &path.join(&n), dev)?;
-            }
-            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(|e| Failure::io(path, e))
-        }
-        FileType::RegularFile | FileType::Symlink => {
-            rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| Failure::io(path, e))
-        }
-        _ => Err(Refusal::SpecialFile {
+    // Checked again entry by entry as it goes: what appeared since the first pass stays.
+    if let Some(m) = expect
+        && !rel.as_os_str().is_empty()
+        && m.get(rel).is_none_or(|seen| seen.differs(&now).is_some())
+    {
+        return Err(Refusal::Changed {
             path: path.to_path_buf(),
+            what: "it appeared or changed while the folder was being removed".into(),
         }
-        .into()),
+        .into());
+    }
+    if now.kind == super::guard::Kind::Dir {
+        let sub = open_dir(dir, name, path)?;
+        for n in entries(&sub, path)? {
+            remove_checked(&sub, &n, &path.join(&n), &rel.join(&n), dev, expect)?;
+        }
+        rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(|e| Failure::io(path, e))
+    } else {
+        rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| Failure::io(path, e))
     }
 }
 
@@ -170,7 +177,7 @@ pub(crate) fn remove_tree(
     expect: Option<&Manifest>,
 ) -> Result<(), Failure> {
     check_tree(dir, name, path, Path::new(""), dev, expect)?;
-    remove_checked(dir, name, path, dev)?;
+    remove_checked(dir, name, path, Path::new(""), dev, expect)?;
     let _ = rustix::fs::fsync(dir);
     Ok(())
 }
