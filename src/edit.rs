@@ -68,6 +68,8 @@ impl State {
 
     pub fn load(state_dir: &Path) -> Result<State> {
         let p = Self::path(state_dir);
+        fsutil::check_owned(state_dir)?;
+        fsutil::check_owned(&p)?;
         match fsutil::read_optional(&p)? {
             None => Ok(State::default()),
             Some(t) => serde_json::from_str(&t).with_context(|| format!("parsing {}", p.display())),

@@ -42,6 +42,29 @@ pub fn resolve_link(path: &Path) -> Result<PathBuf> {
     bail!("{}: too many levels of symbolic links", path.display())
 }
 
+/// Refuses modelenv's own state (journal, undo record, archive record) unless it belongs to
+/// the user running modelenv and no other user may write it: a record another user could
+/// forge would make modelenv act for them (root with a user's HOME, a HOME in /tmp).
+/// A missing path is fine.
+pub fn check_owned(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // Through links: what counts is who owns what the link leads to.
+    let Ok(m) = fs::metadata(path) else {
+        return Ok(());
+    };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != me || m.mode() & 0o002 != 0 {
+        bail!(
+            "{} belongs to uid {} (mode {:o}), not to you (uid {me}); refusing to act on a record another user could have written. Check it, then remove it or fix its owner",
+            path.display(),
+            m.uid(),
+            m.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
 /// Refuses files the user (or a tool like home-manager) made read-only, even as root, and
 /// files or folders this process cannot write.
 pub fn check_writable(path: &Path) -> Result<()> {

@@ -491,3 +491,40 @@ fn restore_onto_a_model_downloaded_again_drops_only_an_identical_archive() {
         assert_eq!(fs::read(snap).unwrap(), data);
     }
 }
+
+#[test]
+fn records_another_user_could_have_written_are_refused() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("needs root to give a file to another user; skipped");
+        return;
+    }
+    // A state folder owned by `nobody` (root running with a user's HOME, or a HOME in /tmp):
+    // its journal could name any file, so nothing in it is trusted.
+    let env = TestEnv::new();
+    let state = env.home.join(".local/state/modelenv");
+    fs::create_dir_all(state.join("journal")).unwrap();
+    fs::write(state.join("journal/prune.json"), "{}").unwrap();
+    for p in [
+        state.clone(),
+        state.join("journal"),
+        state.join("journal/prune.json"),
+    ] {
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    }
+    for args in [&["prune", "--apply"][..], &["uninstall"][..]] {
+        let out = env.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains("not to you"),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+    }
+    assert!(state.join("journal/prune.json").exists());
+}

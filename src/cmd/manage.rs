@@ -344,6 +344,8 @@ impl Archives {
         settings.state_dir.join("archives.json")
     }
     fn load(settings: &Settings) -> Result<Archives> {
+        crate::fsutil::check_owned(&settings.state_dir)?;
+        crate::fsutil::check_owned(&Self::path(settings))?;
         match crate::fsutil::read_optional(&Self::path(settings))? {
             Some(t) => serde_json::from_str(&t).context("parsing archives.json"),
             None => Ok(Archives::default()),

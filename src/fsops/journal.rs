@@ -103,6 +103,8 @@ impl Journal {
 /// Plans that were recorded and not finished: (command, plan, operations done).
 pub fn interrupted(state_dir: &Path) -> Result<Vec<(String, Plan, HashSet<usize>)>> {
     let dir = state_dir.join("journal");
+    crate::fsutil::check_owned(state_dir)?;
+    crate::fsutil::check_owned(&dir)?;
     let Ok(rd) = std::fs::read_dir(&dir) else {
         return Ok(Vec::new());
     };
@@ -114,6 +116,8 @@ pub fn interrupted(state_dir: &Path) -> Result<Vec<(String, Plan, HashSet<usize>
         .collect();
     files.sort();
     for p in files {
+        crate::fsutil::check_owned(&p)?;
+        crate::fsutil::check_owned(&p.with_extension("done"))?;
         let text = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
         let record: Record = serde_json::from_slice(&text).with_context(|| {
             format!(
