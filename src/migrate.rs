@@ -248,6 +248,13 @@ pub fn plan_cache(
         let r = p.plan.remove_tree(&roots.project, &cache.path);
         p.ok(r);
     }
+    if !p.res.problems.is_empty() {
+        // A cache that stays stays whole: nothing is moved out of a folder modelenv is not
+        // sure is a cache (a source folder named `huggingface`, a cache holding links).
+        p.plan.truncate(0);
+        p.res.moved_bytes = 0;
+        p.res.duplicate_bytes = 0;
+    }
     (p.res, p.plan)
 }
 
@@ -389,7 +396,19 @@ fn plan_repo_files(
             let dest = central
                 .join(side)
                 .join(f.strip_prefix(entry.join(side)).unwrap_or(&f));
-            if !meta.is_file() || fs::symlink_metadata(&dest).is_ok() {
+            if !meta.is_file() {
+                continue;
+            }
+            if fs::symlink_metadata(&dest).is_ok() {
+                // A ref that names another commit centrally would leave this project's
+                // revision unreferenced (and prunable): such a repo is not merged.
+                if side == "refs" && fs::read(&f).ok() != fs::read(&dest).ok() {
+                    p.problem(format!(
+                        "{} names another commit than {}; the project's revision would lose its ref, so this repo stays in the project cache",
+                        f.display(),
+                        dest.display()
+                    ));
+                }
                 continue;
             }
             match fs::read(&f) {

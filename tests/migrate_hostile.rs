@@ -179,3 +179,51 @@ fn a_central_disk_too_small_is_refused_before_anything_changes() {
         "something was written to the small disk"
     );
 }
+
+#[test]
+fn a_project_revision_whose_ref_the_central_store_names_otherwise_is_not_merged() {
+    let env = TestEnv::new();
+    let hub = Hub::new(&env.home.join(".cache/huggingface/hub"));
+    let central = hub.repo("model", "o/m");
+    central.snapshot(&commit("A"), &[lfs("model.safetensors", b"weights A")]);
+    central.git_ref("main", &commit("A"));
+    let project = Hub::new(&env.repo.join("model_cache")).repo("model", "o/m");
+    project.snapshot(
+        &commit("B"),
+        &[lfs("model.safetensors", b"newer weights B")],
+    );
+    project.git_ref("main", &commit("B"));
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("another commit"),
+        "{}",
+        common::stderr(&out)
+    );
+    // The project's revision is where it was, with its ref; prune finds nothing of it.
+    env.ok(&["prune", "--apply", "--include-unreferenced"]);
+    let b = project
+        .path
+        .join("snapshots")
+        .join(commit("B"))
+        .join("model.safetensors");
+    assert_eq!(fs::read(b).unwrap(), b"newer weights B");
+}
+
+#[test]
+fn a_cache_that_stays_stays_whole() {
+    // A source folder named like a cache, holding a link: nothing in it is moved.
+    let env = TestEnv::new();
+    let src = env.repo.join("integrations/huggingface");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("__init__.py"), "from .sub import util\n").unwrap();
+    fs::write(src.join("sub/util.py"), "X = 1\n").unwrap();
+    symlink("util.py", src.join("sub/alias.py")).unwrap();
+    let before = env.snapshot();
+    let _ = migrate(&env, &["--apply"]);
+    let changed: Vec<_> = common::changed(&env.snapshot(), &before)
+        .into_iter()
+        .filter(|p| p.starts_with("repo"))
+        .collect();
+    assert_eq!(changed, Vec::<std::path::PathBuf>::new());
+}

@@ -528,3 +528,29 @@ fn records_another_user_could_have_written_are_refused() {
     }
     assert!(state.join("journal/prune.json").exists());
 }
+
+#[test]
+fn dedupe_leaves_copies_with_other_links_or_other_permissions() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = TestEnv::new();
+    let gguf = vec![3u8; 50_000];
+    let o = fixtures::Ollama::new(&env.home.join(".ollama/models"));
+    o.library("q", "latest", b"{}", &[(fixtures::MODEL, &gguf)]);
+    let private = env.home.join("models/private.gguf");
+    fs::create_dir_all(private.parent().unwrap()).unwrap();
+    fs::write(&private, &gguf).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o600)).unwrap();
+    let linked = env.home.join(".lmstudio/models/x/x-GGUF/x.gguf");
+    fs::create_dir_all(linked.parent().unwrap()).unwrap();
+    fs::write(&linked, &gguf).unwrap();
+    fs::hard_link(&linked, env.home.join("backup.gguf")).unwrap();
+    let out = env.ok(&["dedupe", "--apply", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["freed_bytes"], 0, "{v:#}");
+    assert_eq!(
+        fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(fs::metadata(&private).unwrap().nlink(), 1);
+    assert_eq!(fs::metadata(&linked).unwrap().nlink(), 2);
+}

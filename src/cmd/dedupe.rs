@@ -113,8 +113,26 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
                 }
             },
         };
+        let keep_mode = std::fs::metadata(&keep).map(|m| m.mode() & 0o7777).ok();
         for c in copies {
             let same_fs = std::fs::metadata(&c).map(|m| m.dev()).ok() == keep_dev;
+            let meta = std::fs::symlink_metadata(&c).ok();
+            // Another name holds this copy too: linking frees nothing and couples the files.
+            if meta.as_ref().is_some_and(|m| m.nlink() > 1) {
+                out.skipped.push(Skipped {
+                    path: c,
+                    reason: "it has other hard links; linking would free nothing".into(),
+                });
+                continue;
+            }
+            // A link shares the kept file's permissions: never widen who may read a file.
+            if meta.as_ref().map(|m| m.mode() & 0o7777) != keep_mode {
+                out.skipped.push(Skipped {
+                    path: c,
+                    reason: "its permissions differ from the kept copy's".into(),
+                });
+                continue;
+            }
             if !same_fs {
                 out.skipped.push(Skipped {
                     path: c,

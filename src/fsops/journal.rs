@@ -49,10 +49,23 @@ fn open_log(p: &Path, truncate: bool) -> Result<std::fs::File> {
         .with_context(|| format!("opening {}", p.display()))
 }
 
+/// An existing lock file, read-only, never through a link and never blocking on a FIFO.
+fn open_existing_lock(p: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(p)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
 fn open_lock(p: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .mode(0o666)
         .create(true)
         .append(true)
@@ -181,13 +194,18 @@ impl StoreLock {
         for (s, hub) in stores.iter().filter(|(s, _)| s.is_dir()) {
             let p = StoreLock::store(s, *hub);
             if *hub {
-                let _ = create_dir_all(&s.join(".locks"));
+                let locks = s.join(".locks");
+                let _ = create_dir_all(&locks);
+                // huggingface_hub's lock folder must be a real folder in the store.
+                if std::fs::symlink_metadata(&locks).is_ok_and(|m| !m.is_dir()) {
+                    continue;
+                }
             }
             // Readable by every user (0666 less the umask): another user's modelenv locks it
             // through a read-only handle.
             let f = match open_lock(&p) {
                 Ok(f) => f,
-                Err(_) => match std::fs::File::open(&p) {
+                Err(_) => match open_existing_lock(&p) {
                     Ok(f) => f,
                     Err(_) => continue,
                 },
