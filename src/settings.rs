@@ -85,6 +85,9 @@ pub struct Settings {
     /// Test hook `MODELENV_TEST_KILL_AFTER=N`: a multi-step command kills itself with SIGKILL
     /// after N changes, so tests can prove a rerun finishes the work.
     pub test_kill_after: Option<u64>,
+    /// Test hook `MODELENV_TEST_MTIME_AGE=1`: a file's age counts from its mtime alone, so
+    /// tests can make old files with `utimes` (which cannot set ctime).
+    pub test_mtime_age: bool,
 }
 
 /// The exports modelenv writes, in the order it writes them.
@@ -200,6 +203,7 @@ impl Settings {
             test_kill_after: env
                 .non_empty("MODELENV_TEST_KILL_AFTER")
                 .and_then(|v| v.parse().ok()),
+            test_mtime_age: env.non_empty("MODELENV_TEST_MTIME_AGE") == Some("1"),
         })
     }
 

@@ -554,3 +554,28 @@ fn dedupe_leaves_copies_with_other_links_or_other_permissions() {
     assert_eq!(fs::metadata(&private).unwrap().nlink(), 1);
     assert_eq!(fs::metadata(&linked).unwrap().nlink(), 2);
 }
+
+#[test]
+fn a_blob_restored_with_an_old_mtime_counts_as_new() {
+    // rsync -a / tar x: content arrives with its old mtime but a new ctime, blobs before the
+    // snapshot links that will name them. The grace must protect them.
+    let env = TestEnv::new();
+    let r = Hub::new(&env.home.join(".cache/huggingface/hub")).repo("model", "org/m");
+    r.snapshot(&commit("a"), &[lfs("w.bin", b"weights")]);
+    r.git_ref("main", &commit("a"));
+    let arriving = r.path.join("blobs").join(fixtures::sha256_hex(b"restored"));
+    fs::write(&arriving, b"restored").unwrap();
+    old(&arriving);
+    let out = env
+        .cmd(&["prune", "--apply"])
+        .env_remove("MODELENV_TEST_MTIME_AGE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(arriving.exists(), "a blob being restored was deleted");
+    assert!(
+        common::stderr(&out).contains("less than an hour"),
+        "{}",
+        common::stderr(&out)
+    );
+}

@@ -34,7 +34,20 @@ fn keep_reason(
             r.model.as_deref().unwrap_or("?")
         ));
     }
-    let age = r.mtime.map(|m| now - m).unwrap_or(f64::MAX);
+    // A file's age counts from its last change of content (mtime) or of its name (ctime: a
+    // copy restored by rsync or tar keeps an old mtime but arrives with a new ctime).
+    let ctime = (!settings.test_mtime_age)
+        .then(|| std::fs::symlink_metadata(&r.path).ok())
+        .flatten()
+        .map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.ctime() as f64
+        });
+    let changed = match (r.mtime, ctime) {
+        (Some(m), Some(c)) => Some(m.max(c)),
+        (m, c) => m.or(c),
+    };
+    let age = changed.map(|m| now - m).unwrap_or(f64::MAX);
     let young = matches!(r.kind, ReclaimKind::Incomplete | ReclaimKind::Orphan) && age < GRACE_SECS;
     if young {
         return Some(

@@ -57,6 +57,8 @@ impl TestEnv {
             .env("USER", "tester")
             .env("TERM", "dumb")
             .env("SHELL", "/bin/bash")
+            // Tests make old files with utimes, which cannot set ctime (one test unsets this).
+            .env("MODELENV_TEST_MTIME_AGE", "1")
             .current_dir(&self.repo);
         for (k, v) in &self.extra_env {
             c.env(k, v);
