@@ -371,6 +371,23 @@ fn plan_item(settings: &Settings, roots: &Roots, r: &Reclaim) -> Result<Plan, Re
         })
     };
     let mut plan = Plan::new();
+    // An unreferenced hub blob goes only if, when its turn comes, no snapshot of its repo
+    // links to it (a download may reuse a blob it finds in place).
+    if r.store == StoreKind::HfHub && r.kind == ReclaimKind::Orphan && r.blobs.is_empty() {
+        let repo_snapshots = r
+            .path
+            .parent()
+            .and_then(Path::parent)
+            .map(|repo| repo.join("snapshots"))
+            .filter(|s| s.is_dir());
+        if let Some(snaps) = repo_snapshots {
+            plan.remove_unreached(root_of(&r.path)?, &r.path, &snaps)?;
+            if let Some(manifest) = shared_payload_manifest(settings, r) {
+                plan.remove(root_of(&manifest)?, &manifest)?;
+            }
+            return Ok(plan);
+        }
+    }
     plan.remove_tree(root_of(&r.path)?, &r.path)?;
     // A detached revision's blobs go only if they are its own repo's (a link into another
     // repo's blobs, or a blobs/ folder shared through a link, is not proof nothing needs them).

@@ -135,6 +135,19 @@ fn still(r: &Resolved, name: &OsStr, expect: &Fingerprint) -> Result<(), Failure
     }
 }
 
+/// A link below `dir` that leads (through any links) to the file with this identity. Only
+/// reads; links are followed to compare, never to act.
+fn reaching_link(dir: &Path, id: (u64, u64)) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_symlink())
+        .find(|e| std::fs::metadata(e.path()).is_ok_and(|m| (m.dev(), m.ino()) == id))
+        .map(|e| e.path().to_path_buf())
+}
+
 fn io(path: &Path, e: impl std::fmt::Display) -> Failure {
     Failure::io(path, e)
 }
@@ -304,6 +317,22 @@ impl Run {
                     return Ok(Status::AlreadyDone);
                 }
                 check_seen(target, &r)?;
+                unlink(&r, r.name(), AtFlags::empty())?;
+                let _ = rustix::fs::fsync(&r.dir);
+                Ok(Status::Done)
+            }
+            Action::RemoveUnreached { target, readers } => {
+                let r = resolve(&target.root, &target.rel, false)?;
+                if r.now.is_none() {
+                    return Ok(Status::AlreadyDone);
+                }
+                let now = check_seen(target, &r)?;
+                if let Some(link) = reaching_link(&readers.path(), (now.dev, now.ino)) {
+                    return Err(refused(Refusal::Changed {
+                        path: r.path.clone(),
+                        what: format!("{} links to it now", link.display()),
+                    }));
+                }
                 unlink(&r, r.name(), AtFlags::empty())?;
                 let _ = rustix::fs::fsync(&r.dir);
                 Ok(Status::Done)

@@ -115,6 +115,9 @@ pub enum LinkKind {
 pub(crate) enum Action {
     /// A file, or a symlink itself (never its target).
     Remove { target: Target },
+    /// A file that no link under `readers` may reach when its turn comes (a blob: a download
+    /// may have linked a new snapshot to it since the plan).
+    RemoveUnreached { target: Target, readers: Target },
     /// A folder and all it holds: one filesystem, no link followed, no special file, and
     /// nothing in it the plan did not see (`contents`) or that changed since.
     RemoveTree {
@@ -184,7 +187,9 @@ pub struct OpView {
 impl Action {
     pub fn view(&self) -> OpView {
         let (op, path, to) = match self {
-            Action::Remove { target } => ("remove", target.path(), None),
+            Action::Remove { target } | Action::RemoveUnreached { target, .. } => {
+                ("remove", target.path(), None)
+            }
             Action::RemoveTree { target, .. } => ("remove_tree", target.path(), None),
             Action::RemoveEmptyDir { target } => ("remove_empty_dir", target.path(), None),
             Action::Move { from, to, .. } => ("move", from.path(), Some(to.path())),
@@ -273,6 +278,26 @@ impl Plan {
             });
         }
         self.push(Action::Remove { target });
+        Ok(())
+    }
+
+    /// Removes a file unless, when its turn comes, a link below the folder `readers` leads to
+    /// it (checked by device and inode).
+    pub fn remove_unreached(
+        &mut self,
+        root: &Root,
+        p: &Path,
+        readers: &Path,
+    ) -> Result<(), Refusal> {
+        let target = Target::existing(root, p)?;
+        if target.seen.is_some_and(|f| f.kind != Kind::File) {
+            return Err(Refusal::Changed {
+                path: p.to_path_buf(),
+                what: "not a regular file".into(),
+            });
+        }
+        let readers = Target::any(root, readers)?;
+        self.push(Action::RemoveUnreached { target, readers });
         Ok(())
     }
 

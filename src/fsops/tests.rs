@@ -576,3 +576,31 @@ fn removal_checks_each_entry_again_as_it_goes() {
         "written meanwhile"
     );
 }
+
+#[test]
+fn an_orphan_a_download_links_to_after_the_plan_is_kept() {
+    let (dir, root) = setup();
+    let repo = dir.path().join("models--o--m");
+    fs::create_dir_all(repo.join("blobs")).unwrap();
+    fs::create_dir_all(repo.join("snapshots")).unwrap();
+    let blob = repo.join("blobs/abc");
+    fs::write(&blob, "old orphan").unwrap();
+    let mut plan = Plan::new();
+    plan.remove_unreached(&root, &blob, &repo.join("snapshots"))
+        .unwrap();
+    // huggingface_hub finds the blob in place and links a new snapshot file to it.
+    fs::create_dir_all(repo.join("snapshots/c1")).unwrap();
+    symlink("../../blobs/abc", repo.join("snapshots/c1/w.bin")).unwrap();
+    let o = run(dir.path(), &plan);
+    assert_eq!(status(&o), [Status::Refused]);
+    assert!(
+        o.problems()[0].contains("links to it now"),
+        "{:?}",
+        o.problems()
+    );
+    assert!(blob.exists());
+    // Unlinked again, it goes.
+    fs::remove_file(repo.join("snapshots/c1/w.bin")).unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Done]);
+    assert!(!blob.exists());
+}
