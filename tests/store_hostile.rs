@@ -579,3 +579,85 @@ fn a_blob_restored_with_an_old_mtime_counts_as_new() {
         common::stderr(&out)
     );
 }
+
+#[test]
+fn rm_of_an_alias_removes_the_link_not_the_model() {
+    let env = TestEnv::new();
+    let hub_dir = env.home.join(".cache/huggingface/hub");
+    let real = Hub::new(&hub_dir).repo("model", "neworg/x");
+    real.snapshot(&commit("x"), &[lfs("w.bin", b"the real model")]);
+    real.git_ref("main", &commit("x"));
+    symlink("models--neworg--x", hub_dir.join("models--oldorg--x")).unwrap();
+    let out = env.run(&["models", "rm", "hf-hub:oldorg/x", "--yes"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(fs::symlink_metadata(hub_dir.join("models--oldorg--x")).is_err());
+    let w = real.path.join("snapshots").join(commit("x")).join("w.bin");
+    assert_eq!(fs::read(w).unwrap(), b"the real model");
+}
+
+#[test]
+fn dedupe_never_links_a_file_outside_the_stores_a_snapshot_points_to() {
+    let env = TestEnv::new();
+    let gguf = vec![9u8; 60_000];
+    let o = fixtures::Ollama::new(&env.home.join(".ollama/models"));
+    o.library("q", "latest", b"{}", &[(fixtures::MODEL, &gguf)]);
+    let outside = env.home.join("work/my.gguf");
+    fs::create_dir_all(outside.parent().unwrap()).unwrap();
+    fs::write(&outside, &gguf).unwrap();
+    let r = Hub::new(&env.home.join(".cache/huggingface/hub")).repo("model", "org/m");
+    let snap = r.path.join("snapshots").join(commit("a"));
+    fs::create_dir_all(&snap).unwrap();
+    symlink(&outside, snap.join("model.gguf")).unwrap();
+    r.git_ref("main", &commit("a"));
+    env.ok(&["dedupe", "--apply"]);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(&outside).unwrap().nlink(),
+        1,
+        "a user file was linked"
+    );
+}
+
+#[test]
+fn rm_with_a_broken_archive_record_changes_nothing() {
+    let env = TestEnv::new();
+    let r = Hub::new(&env.home.join(".cache/huggingface/hub")).repo("model", "org/m");
+    r.snapshot(&commit("a"), &[lfs("w.bin", b"weights")]);
+    r.git_ref("main", &commit("a"));
+    let state = env.home.join(".local/state/modelenv");
+    fs::create_dir_all(&state).unwrap();
+    fs::write(state.join("archives.json"), "{ not json").unwrap();
+    let out = env.run(&["models", "rm", "hf-hub:org/m", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        r.path
+            .join("snapshots")
+            .join(commit("a"))
+            .join("w.bin")
+            .exists()
+    );
+}
+
+#[test]
+fn an_unfinished_download_is_listed_in_a_repo_that_also_has_a_dangling_link() {
+    let env = TestEnv::new();
+    let r = Hub::new(&env.home.join(".cache/huggingface/hub")).repo("model", "org/m");
+    r.snapshot(&commit("a"), &[lfs("w.bin", b"weights")]);
+    r.git_ref("main", &commit("a"));
+    symlink(
+        "../../blobs/0000000000000000000000000000000000000000000000000000000000000000",
+        r.path.join("snapshots").join(commit("a")).join("gone.bin"),
+    )
+    .unwrap();
+    let part = r.incomplete(b"half a file");
+    old(&part);
+    let v: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["prune", "--json"]).stdout).unwrap();
+    let paths: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&part.to_str().unwrap()), "{v:#}");
+}

@@ -190,7 +190,9 @@ fn scan_repo(repo: &Path, store: StoreKind, warnings: &Warnings) -> RepoScan {
     if let Err(what) = result {
         corrupt(repo, what, warnings);
         out.model = None;
-        out.reclaim.clear();
+        // A repo huggingface_hub calls corrupt offers no revision or blob, but its unfinished
+        // downloads hold no model and are still listed.
+        out.reclaim.retain(|r| r.kind == ReclaimKind::Incomplete);
     }
     out
 }
