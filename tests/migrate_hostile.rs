@@ -227,3 +227,42 @@ fn a_cache_that_stays_stays_whole() {
         .collect();
     assert_eq!(changed, Vec::<std::path::PathBuf>::new());
 }
+
+#[test]
+fn a_project_cache_that_is_a_link_to_the_central_hub_is_left_alone() {
+    let env = TestEnv::new();
+    let hub_dir = env.home.join(".cache/huggingface/hub");
+    let r = Hub::new(&hub_dir).repo("model", "o/m");
+    r.snapshot(
+        &commit("a"),
+        &[lfs("model.safetensors", b"central weights")],
+    );
+    r.git_ref("main", &commit("a"));
+    symlink(&hub_dir, env.repo.join("model_cache")).unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_ne!(out.status.code(), Some(101), "{}", common::stderr(&out));
+    let w = r
+        .path
+        .join("snapshots")
+        .join(commit("a"))
+        .join("model.safetensors");
+    assert_eq!(fs::read(w).unwrap(), b"central weights");
+    assert!(fs::symlink_metadata(env.repo.join("model_cache")).is_ok());
+}
+
+#[test]
+fn a_project_inside_the_central_store_is_not_migrated_into_it() {
+    // The project (a git repo) sits inside HF_HOME: its cache lies in a central store.
+    let env = TestEnv::new();
+    let hf = env.repo.join("hf-home");
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let inner = hf.join("proj");
+    fs::create_dir_all(&inner).unwrap();
+    fs::rename(&mc, inner.join("model_cache")).unwrap();
+    let out = migrate(&env, &["--hf-home", hf.to_str().unwrap(), "--apply"]);
+    assert_ne!(out.status.code(), Some(101), "{}", common::stderr(&out));
+    let blob = inner
+        .join("model_cache/models--o--m/blobs")
+        .join(common::fixtures::sha256_hex(b"weights"));
+    assert_eq!(fs::read(blob).unwrap(), b"weights");
+}
