@@ -27,3 +27,6 @@ pub use write::{create_dir_all, remove_file, sibling_path, write_atomic};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod mutant_tests;
