@@ -266,3 +266,41 @@ fn a_project_inside_the_central_store_is_not_migrated_into_it() {
         .join(common::fixtures::sha256_hex(b"weights"));
     assert_eq!(fs::read(blob).unwrap(), b"weights");
 }
+
+#[test]
+fn a_snapshot_file_that_differs_from_the_central_one_is_kept_and_an_equal_one_dropped() {
+    // The no-symlink layout: snapshot files are real files, compared by content.
+    for (local, same) in [(&b"config v1"[..], true), (&b"config v2 edited"[..], false)] {
+        let env = TestEnv::new();
+        let hub = Hub::new(&env.home.join(".cache/huggingface/hub"));
+        let central = hub.repo("model", "o/m");
+        central.snapshot_no_symlinks(&commit("a"), &[lfs("config.json", b"config v1")]);
+        central.git_ref("main", &commit("a"));
+        let project = Hub::new(&env.repo.join("model_cache")).repo("model", "o/m");
+        project.snapshot_no_symlinks(&commit("a"), &[lfs("config.json", local)]);
+        project.git_ref("main", &commit("a"));
+        let out = migrate(&env, &["--apply"]);
+        let kept = project
+            .path
+            .join("snapshots")
+            .join(commit("a"))
+            .join("config.json");
+        if same {
+            assert!(out.status.success(), "{}", common::stderr(&out));
+            assert!(!kept.exists(), "an identical copy was not dropped");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+            assert_eq!(
+                fs::read(&kept).unwrap(),
+                local,
+                "an edited config was dropped"
+            );
+        }
+        let c = central
+            .path
+            .join("snapshots")
+            .join(commit("a"))
+            .join("config.json");
+        assert_eq!(fs::read(c).unwrap(), b"config v1");
+    }
+}
