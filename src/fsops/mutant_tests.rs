@@ -771,3 +771,91 @@ fn sibling_path_is_beside_the_path() {
         Path::new("/hub/models--a.modelenv-restore")
     );
 }
+
+// --- Added against the survivors of c128633 (code written after the first analysis) ---------------
+
+/// A tempdir on another filesystem (tmpfs) than `than`, when the machine has one.
+fn other_fs(than: &Root) -> Option<(tempfile::TempDir, Root)> {
+    let d = tempfile::tempdir_in("/dev/shm").ok()?;
+    let r = Root::open(d.path()).ok()?;
+    (r.dev() != than.dev()).then_some((d, r))
+}
+
+#[test]
+fn a_copy_across_filesystems_keeps_its_mode_and_is_checked_against_each_promise() {
+    let (dir, root) = setup();
+    let Some((other, oroot)) = other_fs(&root) else {
+        eprintln!("no second filesystem here; skipped");
+        return;
+    };
+    let cases: [(&str, Verify, &[u8], Status); 3] = [
+        (
+            "git",
+            Verify::Name(git_sha1(b"config")),
+            b"config",
+            Status::Done,
+        ),
+        (
+            "sha",
+            Verify::Sha256(sha(b"weights")),
+            b"weights",
+            Status::Done,
+        ),
+        (
+            "bad",
+            Verify::Sha256(sha(b"other")),
+            b"weights",
+            Status::Refused,
+        ),
+    ];
+    for (name, verify, data, want) in cases {
+        let from = dir.path().join("src").join(name);
+        fs::create_dir_all(from.parent().unwrap()).unwrap();
+        fs::write(&from, data).unwrap();
+        chmod(&from, 0o640);
+        let to = other.path().join("dst").join(name);
+        let mut plan = Plan::new();
+        plan.move_to(&root, &from, &oroot, &to, verify).unwrap();
+        let o = run(dir.path(), &plan);
+        assert_eq!(status(&o), [want], "{name}: {:?}", o.problems());
+        if want == Status::Done {
+            assert!(!from.exists(), "{name}");
+            assert_eq!(fs::read(&to).unwrap(), data, "{name}");
+            assert_eq!(mode(&to), 0o640, "{name}");
+        } else {
+            assert_eq!(fs::read(&from).unwrap(), data, "{name}");
+            assert!(!to.exists(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_fifo_or_a_link_planted_as_a_stores_lock_file_is_never_opened_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo_store = dir.path().join("fifo-store");
+    fs::create_dir_all(&fifo_store).unwrap();
+    mkfifo(&StoreLock::store(&fifo_store, false));
+    let state = dir.path().join("state-a");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = StoreLock::acquire(&state, "prune")
+            .and_then(|l| l.with_stores(&[(fifo_store, false)], "prune"))
+            .map(drop);
+        let _ = tx.send(r.is_ok());
+    });
+    let done = rx.recv_timeout(std::time::Duration::from_secs(20));
+    assert_eq!(done, Ok(true), "locking a store hung on a FIFO");
+
+    let link_store = dir.path().join("link-store");
+    fs::create_dir_all(&link_store).unwrap();
+    let victim = dir.path().join("victim");
+    symlink(&victim, StoreLock::store(&link_store, false)).unwrap();
+    let _lock = StoreLock::acquire(&dir.path().join("state-b"), "prune")
+        .unwrap()
+        .with_stores(&[(link_store, false)], "prune")
+        .unwrap();
+    assert!(
+        fs::symlink_metadata(&victim).is_err(),
+        "a lock was made through a link"
+    );
+}
