@@ -6,14 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in bash zsh fish dash shellcheck setpriv busybox wget curl; do
+for tool in bash zsh fish dash shellcheck setpriv flock patch busybox wget curl; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   pkgs=()
   for tool in "${need[@]}"; do
     case "$tool" in
-      setpriv) pkgs+=(util-linux) ;;
+      setpriv | flock) pkgs+=(util-linux) ;;
       *) pkgs+=("$tool") ;;
     esac
   done

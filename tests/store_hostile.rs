@@ -661,3 +661,32 @@ fn an_unfinished_download_is_listed_in_a_repo_that_also_has_a_dangling_link() {
         .collect();
     assert!(paths.contains(&part.to_str().unwrap()), "{v:#}");
 }
+
+#[test]
+fn install_waits_its_turn_while_a_store_is_being_changed() {
+    // install may finish an interrupted prune or migrate, so it takes the stores' locks too.
+    let env = TestEnv::new();
+    let hub = Hub::new(&env.home.join(".cache/huggingface/hub"));
+    hub.repo("model", "org/m");
+    let lock = env.home.join(".cache/huggingface/hub/.locks/modelenv.lock");
+    fs::write(&lock, "").unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .args(["-x", "--no-fork", lock.to_str().unwrap(), "sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    fs::write(env.home.join(".bashrc"), "# mine\n").unwrap();
+    let out = env.run(&["install", "--shell", "bash", "--no-doctor"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("another modelenv"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(env.home.join(".bashrc")).unwrap(),
+        "# mine\n"
+    );
+}

@@ -83,16 +83,15 @@ pub fn user_changes<'a>(
 /// Before a command changes anything: the store lock (one modelenv at a time), then whatever
 /// an interrupted earlier run left in the journal is finished.
 pub fn begin_changes(settings: &Settings, command: &str) -> anyhow::Result<Changes> {
-    let mut lock = crate::fsops::StoreLock::acquire(&settings.state_dir, command)?;
-    // Commands that change models also lock every store, for other users of a shared one.
-    if !matches!(command, "install" | "uninstall" | "config set") {
-        let stores: Vec<(std::path::PathBuf, bool)> = store_paths(settings)
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (p, i == 0))
-            .collect();
-        lock = lock.with_stores(&stores, command)?;
-    }
+    // Every store is locked too (for other users of a shared one), even by commands that only
+    // edit files: the journal they finish may be a prune's or a migrate's.
+    let stores: Vec<(std::path::PathBuf, bool)> = store_paths(settings)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, i == 0))
+        .collect();
+    let lock = crate::fsops::StoreLock::acquire(&settings.state_dir, command)?
+        .with_stores(&stores, command)?;
     let mut run = crate::fsops::Run::new(&settings.state_dir, "resume", settings.test_kill_after);
     let mut resumed = Vec::new();
     for (cmd, outcome) in run.resume()? {

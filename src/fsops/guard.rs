@@ -171,12 +171,6 @@ impl Root {
         })
     }
 
-    /// Creates the folder (and its parents) when missing, then opens it.
-    pub fn create(path: &Path) -> anyhow::Result<Root> {
-        super::write::create_dir_all(path)?;
-        Root::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }

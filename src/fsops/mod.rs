@@ -23,7 +23,7 @@ pub use exec::{OpResult, Outcome, Run, Status};
 pub use guard::{Fingerprint, Refusal, Root, Roots};
 pub use journal::{StoreLock, interrupted};
 pub use plan::{LinkKind, OpView, Plan, Verify};
-pub use write::{create_dir_all, remove_file, sibling_path, write_atomic};
+pub use write::{sibling_path, write_atomic};
 
 #[cfg(test)]
 mod tests;

@@ -9,27 +9,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use super::guard::Failure;
+use super::tests::{run, setup, sha, status};
+use super::write::remove_file;
 use super::*;
-
-fn setup() -> (tempfile::TempDir, Root) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = Root::open(dir.path()).unwrap();
-    (dir, root)
-}
-
-fn run(dir: &Path, plan: &Plan) -> Outcome {
-    Run::new(&dir.join(".state"), "test", None)
-        .execute(plan)
-        .unwrap()
-}
-
-fn status(o: &Outcome) -> Vec<Status> {
-    o.results.iter().map(|r| r.status).collect()
-}
-
-fn sha(s: &[u8]) -> String {
-    hash::sha256_reader(s, s.len() as u64).unwrap()
-}
 
 fn git_sha1(s: &[u8]) -> String {
     hash::git_sha1_reader(s, s.len() as u64).unwrap()

@@ -7,28 +7,28 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-fn setup() -> (tempfile::TempDir, Root) {
+pub(super) fn setup() -> (tempfile::TempDir, Root) {
     let dir = tempfile::tempdir().unwrap();
     let root = Root::open(dir.path()).unwrap();
     (dir, root)
 }
 
-fn run(dir: &Path, plan: &Plan) -> Outcome {
+pub(super) fn run(dir: &Path, plan: &Plan) -> Outcome {
     Run::new(&dir.join(".state"), "test", None)
         .execute(plan)
         .unwrap()
 }
 
-fn status(o: &Outcome) -> Vec<Status> {
+pub(super) fn status(o: &Outcome) -> Vec<Status> {
     o.results.iter().map(|r| r.status).collect()
 }
 
-fn sha(s: &[u8]) -> String {
+pub(super) fn sha(s: &[u8]) -> String {
     hash::sha256_reader(s, s.len() as u64).unwrap()
 }
 
 /// A tempdir on another filesystem than the default one, when the machine has one.
-fn other_fs(than: &Path) -> Option<tempfile::TempDir> {
+pub(super) fn other_fs(than: &Path) -> Option<tempfile::TempDir> {
     let shm = Path::new("/dev/shm");
     let d = tempfile::tempdir_in(shm).ok()?;
     (fs::metadata(d.path()).ok()?.dev() != fs::metadata(than).ok()?.dev()).then_some(d)

@@ -78,6 +78,43 @@ pub(crate) fn manifest_of(p: &Path) -> Result<Manifest, Refusal> {
     Ok(m)
 }
 
+/// What is at `name` now, refused if it is on another filesystem, a special file, or (with a
+/// manifest) not an entry the plan saw as it is now.
+fn checked_entry(
+    dir: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    rel: &Path,
+    dev: u64,
+    expect: Option<&Manifest>,
+) -> Result<Fingerprint, Failure> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Failure::io(path, e))?;
+    let now = Fingerprint::from_stat(&st, path)?;
+    if st.st_dev != dev {
+        return Err(Refusal::OtherFilesystem {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    if let Some(m) = expect
+        && !rel.as_os_str().is_empty()
+    {
+        let what = match m.get(rel) {
+            None => Some("it appeared after the plan".to_owned()),
+            Some(seen) => seen.differs(&now),
+        };
+        if let Some(what) = what {
+            return Err(Refusal::Changed {
+                path: path.to_path_buf(),
+                what,
+            }
+            .into());
+        }
+    }
+    Ok(now)
+}
+
 /// Checks that everything below `name` can be removed: one filesystem, no special file, and
 /// (with a manifest) nothing the plan did not see or that changed since.
 fn check_tree(
@@ -88,38 +125,7 @@ fn check_tree(
     dev: u64,
     expect: Option<&Manifest>,
 ) -> Result<(), Failure> {
-    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| Failure::io(path, e))?;
-    let now = Fingerprint::from_stat(&st, path)?;
-    if st.st_dev != dev {
-        return Err(Refusal::OtherFilesystem {
-            path: path.to_path_buf(),
-        }
-        .into());
-    }
-    if let Some(m) = expect
-        && !rel.as_os_str().is_empty()
-    {
-        match m.get(rel) {
-            None => {
-                return Err(Refusal::Changed {
-                    path: path.to_path_buf(),
-                    what: "it appeared after the plan".into(),
-                }
-                .into());
-            }
-            Some(seen) => {
-                if let Some(what) = seen.differs(&now) {
-                    return Err(Refusal::Changed {
-                        path: path.to_path_buf(),
-                        what,
-                    }
-                    .into());
-                }
-            }
-        }
-    }
-    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+    if checked_entry(dir, name, path, rel, dev, expect)?.kind == super::guard::Kind::Dir {
         let sub = open_dir(dir, name, path)?;
         for n in entries(&sub, path)? {
             check_tree(&sub, &n, &path.join(&n), &rel.join(&n), dev, expect)?;
@@ -128,6 +134,8 @@ fn check_tree(
     Ok(())
 }
 
+/// Deletes what [`check_tree`] accepted, checking every entry again as it goes: what appeared
+/// or changed since the first pass stays (and so does its folder).
 pub(crate) fn remove_checked(
     dir: &OwnedFd,
     name: &OsStr,
@@ -136,27 +144,7 @@ pub(crate) fn remove_checked(
     dev: u64,
     expect: Option<&Manifest>,
 ) -> Result<(), Failure> {
-    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| Failure::io(path, e))?;
-    let now = Fingerprint::from_stat(&st, path)?;
-    if st.st_dev != dev {
-        return Err(Refusal::OtherFilesystem {
-            path: path.to_path_buf(),
-        }
-        .into());
-    }
-    // Checked again entry by entry as it goes: what appeared since the first pass stays.
-    if let Some(m) = expect
-        && !rel.as_os_str().is_empty()
-        && m.get(rel).is_none_or(|seen| seen.differs(&now).is_some())
-    {
-        return Err(Refusal::Changed {
-            path: path.to_path_buf(),
-            what: "it appeared or changed while the folder was being removed".into(),
-        }
-        .into());
-    }
-    if now.kind == super::guard::Kind::Dir {
+    if checked_entry(dir, name, path, rel, dev, expect)?.kind == super::guard::Kind::Dir {
         let sub = open_dir(dir, name, path)?;
         for n in entries(&sub, path)? {
             remove_checked(&sub, &n, &path.join(&n), &rel.join(&n), dev, expect)?;
