@@ -25,7 +25,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 venv="${MODELENV_TEST_VENV:-$PWD/target/test-venv}"
-if ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv, yaml' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv, yaml, ruamel.yaml' 2>/dev/null; then
   echo "creating the test Python environment in $venv" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt

@@ -7,6 +7,7 @@ pub mod block;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod configfile;
 pub mod dotenv;
 pub mod edit;
 pub mod fsops;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::configfile;
 use crate::fsops::hash::sha256_file;
 use crate::fsops::{Plan, Refusal, Root, Verify};
 use crate::scan::{Cache, ConfigLine};
@@ -481,55 +482,6 @@ fn python_expr(settings: &Settings, key: &str) -> String {
     }
 }
 
-/// Adds `import os` after a module docstring and `__future__` imports when it is missing.
-fn ensure_import_os(text: &str) -> String {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    if lines.iter().any(|l| {
-        let t = l.trim();
-        t == "import os"
-            || t.starts_with("import os ")
-            || t.starts_with("import os,")
-            || t.starts_with("import os.")
-    }) {
-        return text.to_owned();
-    }
-    let mut i = 0;
-    while i < lines.len() && (lines[i].trim().is_empty() || lines[i].trim_start().starts_with('#'))
-    {
-        i += 1;
-    }
-    if i < lines.len() {
-        let t = lines[i].trim_start();
-        for quote in ["\"\"\"", "'''"] {
-            if let Some(after) = t.strip_prefix(quote) {
-                if after.contains(quote) {
-                    i += 1;
-                } else {
-                    i += 1;
-                    while i < lines.len() && !lines[i].contains(quote) {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                break;
-            }
-        }
-    }
-    while i < lines.len() && lines[i].trim_start().starts_with("from __future__") {
-        i += 1;
-    }
-    let i = i.min(lines.len());
-    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut out: String = lines[..i].concat();
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push_str(eol);
-    }
-    out.push_str("import os");
-    out.push_str(eol);
-    out.push_str(&lines[i..].concat());
-    out
-}
-
 /// The new text of each config file, every other line byte-identical.
 pub fn config_edits(
     settings: &Settings,
@@ -547,57 +499,45 @@ pub fn config_edits(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut parts: Vec<String> = old.split_inclusive('\n').map(str::to_owned).collect();
-        let mut python = false;
-        for c in lines {
-            let Some(line) = parts.get_mut(c.line - 1) else {
-                continue;
-            };
-            let central = central_for(settings, &c.key);
-            if name.ends_with(".py") {
-                let literal_at = line
-                    .find(&format!("\"{}\"", c.value))
-                    .or_else(|| line.find(&format!("'{}'", c.value)));
-                if let Some(at) = literal_at {
-                    let len = c.value.len() + 2;
-                    let expr = format!("({})", python_expr(settings, &c.key));
-                    line.replace_range(at..at + len, &expr);
-                    python = true;
-                }
-            } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".toml") {
-                if let Some(at) = line.find(&c.value) {
-                    let q = serde_json::to_string(&central.to_string_lossy())?;
-                    line.replace_range(at..at + c.value.len(), &q);
-                }
-            } else {
-                let v = crate::dotenv::render_value(&central, settings)?;
-                if let Some(new) = crate::dotenv::replace_value(line, &v) {
-                    *line = new;
+        let mut new = old.clone();
+        if lines.iter().all(|c| c.span.is_some()) {
+            // A grammar found each value token: replace exactly those bytes, last first.
+            let mut by_span: Vec<&ConfigLine> = lines.clone();
+            by_span.sort_by_key(|c| std::cmp::Reverse(c.span.as_ref().map(|s| s.start)));
+            let python = name.ends_with(".py");
+            for c in by_span {
+                let Some(span) = c.span.clone() else {
+                    continue;
+                };
+                let central = central_for(settings, &c.key);
+                let token = if python {
+                    format!("({})", python_expr(settings, &c.key))
+                } else if name.ends_with(".toml") {
+                    configfile::toml_string(&central.to_string_lossy())
+                } else {
+                    configfile::yaml_string(&central.to_string_lossy())
+                };
+                new.replace_range(span, &token);
+            }
+            if python {
+                new = configfile::ensure_import_os(&new);
+            }
+        } else {
+            let mut parts: Vec<String> = old.split_inclusive('\n').map(str::to_owned).collect();
+            for c in lines {
+                let Some(line) = parts.get_mut(c.line - 1) else {
+                    continue;
+                };
+                let v = crate::dotenv::render_value(&central_for(settings, &c.key), settings)?;
+                if let Some(replaced) = crate::dotenv::replace_value(line, &v) {
+                    *line = replaced;
                 }
             }
-        }
-        let mut new: String = parts.concat();
-        if python {
-            new = ensure_import_os(&new);
+            new = parts.concat();
         }
         if new != old {
             out.insert(path, (old, new));
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn import_os_goes_after_docstring_and_future() {
-        let t = "\"\"\"Settings.\"\"\"\nfrom __future__ import annotations\nfrom pydantic import BaseModel\n";
-        assert_eq!(
-            ensure_import_os(t),
-            "\"\"\"Settings.\"\"\"\nfrom __future__ import annotations\nimport os\nfrom pydantic import BaseModel\n"
-        );
-        assert_eq!(ensure_import_os("import os\nx = 1\n"), "import os\nx = 1\n");
-    }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::configfile;
 use crate::stores::files::is_weight_file;
 
 /// Folder names that are a project-local cache by name.
@@ -42,6 +43,10 @@ pub struct ConfigLine {
     pub line: usize,
     pub key: String,
     pub value: String,
+    /// Bytes of the value token in the file (quotes included), for formats read by a grammar
+    /// (`crate::configfile`); `.env` lines are edited by `crate::dotenv`.
+    #[serde(skip)]
+    pub span: Option<std::ops::Range<usize>>,
 }
 
 fn is_venv(dir: &Path) -> bool {
@@ -155,27 +160,40 @@ pub fn configs(root: &Path) -> Vec<ConfigLine> {
             "env"
         } else if name.ends_with(".py") {
             "py"
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".toml") {
-            "kv"
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            "yaml"
+        } else if name.ends_with(".toml") {
+            "toml"
         } else {
             continue;
         };
         let Ok(text) = fs::read_to_string(p) else {
             continue;
         };
-        for (i, line) in text.lines().enumerate() {
-            if let Some((key, value)) = match kind {
-                "env" => env_assignment(line),
-                "py" => py_default(line),
-                _ => kv_assignment(line),
-            } && is_cache_key(&key)
-                && is_local_value(&value, root)
-            {
+        let found: Vec<(usize, String, String, Option<std::ops::Range<usize>>)> = if kind == "env" {
+            text.lines()
+                .enumerate()
+                .filter_map(|(i, line)| env_assignment(line).map(|(k, v)| (i + 1, k, v, None)))
+                .collect()
+        } else {
+            let settings = match kind {
+                "py" => configfile::python(&text),
+                "yaml" => configfile::yaml(&text),
+                _ => configfile::toml(&text),
+            };
+            settings
+                .into_iter()
+                .map(|s| (s.line, s.key, s.value, Some(s.span)))
+                .collect()
+        };
+        for (line, key, value, span) in found {
+            if is_cache_key(&key) && is_local_value(&value, root) {
                 out.push(ConfigLine {
                     path: p.to_path_buf(),
-                    line: i + 1,
+                    line,
                     key,
                     value,
+                    span,
                 });
             }
         }
@@ -198,81 +216,12 @@ fn env_assignment(line: &str) -> Option<(String, String)> {
     Some((k.to_owned(), v.to_owned()))
 }
 
-/// `hf_cache_dir: str = "./model_cache"` or `cache_dir="./model_cache"`: a name, an optional
-/// annotation, `=` and a string literal right after it. An expression such as
-/// `os.getenv("X") or …` is not a hard-coded default and is left alone.
-fn py_default(line: &str) -> Option<(String, String)> {
-    let t = line.trim();
-    if t.starts_with('#') {
-        return None;
-    }
-    let b = t.as_bytes();
-    for (i, _) in t.match_indices('=') {
-        let prev = if i > 0 { b[i - 1] } else { b' ' };
-        let next = b.get(i + 1).copied().unwrap_or(b' ');
-        if matches!(prev, b'=' | b'!' | b'<' | b'>') || next == b'=' {
-            continue;
-        }
-        let rest = t[i + 1..].trim_start();
-        let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-            continue;
-        };
-        let Some(end) = rest[1..].find(quote) else {
-            continue;
-        };
-        let value = &rest[1..1 + end];
-        // The name before `=`, past a `: type` annotation.
-        let before = t[..i].trim_end();
-        let before = match before.rfind(':') {
-            Some(c) if !before[c..].contains('(') => before[..c].trim_end(),
-            _ => before,
-        };
-        let key: String = before
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        if !key.is_empty() {
-            return Some((key, value.to_owned()));
-        }
-    }
-    None
-}
-
-/// `cache_dir: ./model_cache` (YAML) or `cache_dir = "./model_cache"` (TOML).
-fn kv_assignment(line: &str) -> Option<(String, String)> {
-    let t = line.trim();
-    if t.starts_with('#') {
-        return None;
-    }
-    let sep = t.find([':', '='])?;
-    let key = t[..sep].trim().trim_matches(|c| c == '"' || c == '\'');
-    let value = t[sep + 1..].split(" #").next().unwrap_or("").trim();
-    if key.is_empty() || value.is_empty() || key.contains(' ') {
-        return None;
-    }
-    Some((key.to_owned(), value.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn python_defaults_are_recognised() {
-        assert_eq!(
-            py_default("    hf_cache_dir: str = \"./model_cache\"").unwrap(),
-            ("hf_cache_dir".into(), "./model_cache".into())
-        );
-        assert_eq!(
-            py_default("m = load(x, cache_dir='./model_cache')")
-                .unwrap()
-                .1,
-            "./model_cache"
-        );
+    fn cache_keys() {
         assert!(
             is_cache_key("hf_cache_dir")
                 && is_cache_key("MODEL_CACHE_PATH")

@@ -71,8 +71,21 @@ fn a_link_inside_the_cache_keeps_the_cache_and_what_it_points_to() {
     fs::create_dir_all(&ckpt).unwrap();
     fs::write(ckpt.join("model.pt"), "training state").unwrap();
     symlink("../training/checkpoints", mc.join("checkpoints")).unwrap();
+    let dotenv = env.repo.join(".env");
+    fs::write(&dotenv, "HF_CACHE_DIR=./model_cache\n").unwrap();
     let out = migrate(&env, &["--apply"]);
     assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    // The project keeps using the cache that stays.
+    assert_eq!(
+        fs::read_to_string(&dotenv).unwrap(),
+        "HF_CACHE_DIR=./model_cache\n"
+    );
+    assert!(
+        common::stdout(&out).contains("not rewritten")
+            || common::stderr(&out).contains("not rewritten"),
+        "{}",
+        common::stdout(&out)
+    );
     assert_eq!(
         fs::read_to_string(ckpt.join("model.pt")).unwrap(),
         "training state"

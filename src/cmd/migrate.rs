@@ -69,6 +69,25 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
     for root in &roots {
         // Configs are rewritten after the caches they point at are in place (their groups go
         // last in the plan).
+        let mroots = migrate::MigrateRoots::new(settings, root)?;
+        let first_cache = report.caches.len();
+        for c in crate::scan::caches(root, &exclude) {
+            let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);
+            cache_groups.push(plan.push_group(item));
+            report.caches.push(res);
+        }
+        // A config is pointed at the central store only when every cache of its project
+        // moves: while one stays, the project keeps using it as it is.
+        let kept = &mut report.caches[first_cache..];
+        if kept.iter().any(|c| !c.problems.is_empty()) {
+            for c in kept.iter_mut().filter(|c| !c.problems.is_empty()) {
+                c.problems.push(format!(
+                    "the config files of {} are not rewritten while this cache stays",
+                    show(settings, root)
+                ));
+            }
+            continue;
+        }
         let configs = crate::scan::configs(root);
         let edits: Vec<Edit> = migrate::config_edits(settings, &configs)?
             .into_iter()
@@ -87,12 +106,6 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         }
         if !edits.is_empty() {
             config_plans.push(edit::plan(&edits, &settings.state_dir.join("backups"))?);
-        }
-        let mroots = migrate::MigrateRoots::new(settings, root)?;
-        for c in crate::scan::caches(root, &exclude) {
-            let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);
-            cache_groups.push(plan.push_group(item));
-            report.caches.push(res);
         }
     }
     for p in config_plans {
