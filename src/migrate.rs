@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::configfile;
-use crate::fsops::hash::sha256_file;
 use crate::fsops::{Plan, Refusal, Root, Verify};
 use crate::scan::{Cache, ConfigLine};
 use crate::settings::Settings;
@@ -31,6 +30,8 @@ pub struct CacheResult {
     pub duplicate_bytes: u64,
     pub removed: bool,
     pub problems: Vec<String>,
+    /// Central files found damaged and replaced by a verified local copy (kept aside).
+    pub repaired: Vec<String>,
 }
 
 /// Every file and link below `dir`, links not followed.
@@ -108,7 +109,7 @@ impl CachePlanner<'_> {
                 self.ok(r);
             }
             Ok(m) if m.len() == fs::metadata(f).map(|l| l.len()).unwrap_or(u64::MAX) => {
-                match sha256_file(dest) {
+                match crate::fsops::planner_sha256(dest) {
                     Ok(h) => {
                         let r = self.plan.check(project, f, Verify::Sha256(h.clone()));
                         self.ok(r);
@@ -277,6 +278,106 @@ fn plan_repo(
     }
 }
 
+fn is_hash_name(name: &str) -> bool {
+    matches!(name.len(), 40 | 64) && name.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+/// A free name next to `p` for a damaged file kept aside.
+fn aside_name(p: &Path) -> PathBuf {
+    let name = name_of(p);
+    (0..)
+        .map(|i| match i {
+            0 => p.with_file_name(format!("{name}.damaged")),
+            i => p.with_file_name(format!("{name}.damaged-{i}")),
+        })
+        .find(|c| fs::symlink_metadata(c).is_err())
+        .unwrap_or_else(|| p.with_file_name(format!("{name}.damaged")))
+}
+
+/// A local blob whose name and size the central store (or an earlier cache of this run)
+/// already has. Both copies are proven to hold what the name promises before the local one
+/// goes; a central copy that does not is replaced by the verified local one and kept aside
+/// as `<name>.damaged`. A name that promises nothing is compared by content. Returns false
+/// when the cache must stay (a problem was recorded).
+fn plan_duplicate_blob(p: &mut CachePlanner, local: &Path, dest: &Path, bname: &str) -> bool {
+    let (hub, project) = (&p.roots.hub, &p.roots.project);
+    if !dest.exists() {
+        if is_hash_name(bname) {
+            // Another cache of this run moves its copy there; the local one is checked here.
+            let r = p.plan.check(project, local, Verify::Name(bname.to_owned()));
+            p.ok(r);
+            return true;
+        }
+        p.problem(format!(
+            "{} has the same name and size as a file another cache of this run moves; run migrate again afterwards",
+            local.display()
+        ));
+        return false;
+    }
+    if is_hash_name(bname) {
+        return match crate::fsops::planner_name_matches(dest, bname) {
+            Ok(Some(true)) => {
+                // The central copy is read once, here; at the change it must be the same
+                // file, unchanged (no second read), and the local copy must hold its name.
+                let r = p.plan.check(project, local, Verify::Name(bname.to_owned()));
+                p.ok(r);
+                let r = p.plan.check(hub, dest, Verify::Source);
+                p.ok(r);
+                true
+            }
+            Ok(_) => {
+                let aside = aside_name(dest);
+                p.res.repaired.push(format!(
+                    "{} does not hold what its name promises: the verified copy from {} replaces it; the damaged file is kept as {}",
+                    dest.display(),
+                    local.display(),
+                    aside.display()
+                ));
+                let name = Verify::Name(bname.to_owned());
+                let r = p.plan.check(project, local, name.clone());
+                p.ok(r);
+                let r = p.plan.move_to(hub, dest, hub, &aside, Verify::Source);
+                p.ok(r);
+                let r = p.plan.move_into_freed(project, local, hub, dest, name);
+                p.ok(r);
+                true
+            }
+            Err(e) => {
+                p.problem(format!("reading {}: {e}", dest.display()));
+                false
+            }
+        };
+    }
+    match (
+        crate::fsops::planner_sha256(dest),
+        crate::fsops::planner_sha256(local),
+    ) {
+        (Ok(h), Ok(l)) if h != l => {
+            p.problem(format!(
+                "{} and {} have the same name and size but differ; both are kept",
+                local.display(),
+                dest.display()
+            ));
+            false
+        }
+        (Ok(h), Ok(_)) => {
+            let r = p.plan.check(project, local, Verify::Sha256(h));
+            p.ok(r);
+            let r = p.plan.check(hub, dest, Verify::Source);
+            p.ok(r);
+            true
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            p.problem(format!(
+                "reading {} or {}: {e}",
+                local.display(),
+                dest.display()
+            ));
+            false
+        }
+    }
+}
+
 fn plan_repo_files(
     p: &mut CachePlanner,
     settings: &Settings,
@@ -310,44 +411,8 @@ fn plan_repo_files(
         match central_size {
             Some(len) if len == size => {
                 p.res.duplicate_bytes += size;
-                // Both copies must hold what the name promises before the local one goes; a
-                // name that promises nothing is compared by content.
-                let verify = if matches!(bname.len(), 40 | 64)
-                    && bname.bytes().all(|c| c.is_ascii_hexdigit())
-                {
-                    Verify::Name(bname.clone())
-                } else if !dest.exists() {
-                    p.problem(format!(
-                        "{} has the same name and size as a file another cache of this run moves; run migrate again afterwards",
-                        b.display()
-                    ));
+                if !plan_duplicate_blob(p, &b, &dest, &bname) {
                     continue;
-                } else {
-                    match (sha256_file(&dest), sha256_file(&b)) {
-                        (Ok(h), Ok(local)) if h != local => {
-                            p.problem(format!(
-                                "{} and {} have the same name and size but differ; both are kept",
-                                b.display(),
-                                dest.display()
-                            ));
-                            continue;
-                        }
-                        (Ok(h), Ok(_)) => Verify::Sha256(h),
-                        (Err(e), _) | (_, Err(e)) => {
-                            p.problem(format!(
-                                "reading {} or {}: {e}",
-                                b.display(),
-                                dest.display()
-                            ));
-                            continue;
-                        }
-                    }
-                };
-                let r = p.plan.check(project, &b, verify.clone());
-                p.ok(r);
-                if dest.exists() {
-                    let r = p.plan.check(hub, &dest, verify);
-                    p.ok(r);
                 }
             }
             Some(_) => p.problem(format!(

@@ -317,3 +317,71 @@ fn a_snapshot_file_that_differs_from_the_central_one_is_kept_and_an_equal_one_dr
         assert_eq!(fs::read(c).unwrap(), b"config v1");
     }
 }
+
+/// The same model centrally and in the project, with one of the two copies bit-rotted (same
+/// name, same size): (central blob, local blob).
+fn rotted_pair(env: &TestEnv, rot_central: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    let good = b"the real weights";
+    let mc = model_cache_with(env, "o/m", good);
+    let hub = env.home.join(".cache/huggingface/hub");
+    let r = Hub::new(&hub).repo("model", "o/m");
+    r.snapshot(&commit("a"), &[lfs("model.safetensors", good)]);
+    r.git_ref("main", &commit("a"));
+    let name = common::fixtures::sha256_hex(good);
+    let central = hub.join("models--o--m/blobs").join(&name);
+    let local = mc.join("models--o--m/blobs").join(&name);
+    let rotted = if rot_central { &central } else { &local };
+    fs::write(rotted, b"the real weighTs").unwrap();
+    (central, local)
+}
+
+#[test]
+fn a_damaged_central_blob_is_replaced_by_the_verified_local_copy_and_kept_aside() {
+    let env = TestEnv::new();
+    let (central, local) = rotted_pair(&env, true);
+    let out = env.run(&["migrate", "--apply", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(fs::read(&central).unwrap(), b"the real weights");
+    let aside = central.with_file_name(format!(
+        "{}.damaged",
+        central.file_name().unwrap().to_str().unwrap()
+    ));
+    assert_eq!(fs::read(&aside).unwrap(), b"the real weighTs");
+    assert!(!local.exists(), "the local copy should have moved");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let repaired = report["caches"][0]["repaired"][0].as_str().unwrap();
+    assert!(repaired.contains(".damaged"), "{repaired}");
+}
+
+#[test]
+fn a_damaged_local_blob_leaves_both_copies_and_the_cache() {
+    let env = TestEnv::new();
+    let (central, local) = rotted_pair(&env, false);
+    let before = env.snapshot();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert_eq!(fs::read(&central).unwrap(), b"the real weights");
+    assert_eq!(fs::read(&local).unwrap(), b"the real weighTs");
+    let changed = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    );
+    assert!(changed.is_empty(), "{changed:?}");
+}
+
+#[test]
+fn both_copies_damaged_keeps_both() {
+    let env = TestEnv::new();
+    let (central, local) = rotted_pair(&env, true);
+    fs::write(&local, b"the real weightS").unwrap();
+    let before = env.snapshot();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert_eq!(fs::read(&central).unwrap(), b"the real weighTs");
+    assert_eq!(fs::read(&local).unwrap(), b"the real weightS");
+    let changed = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    );
+    assert!(changed.is_empty(), "{changed:?}");
+}

@@ -62,6 +62,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
     };
     // The whole plan first (each config file and each cache a group), so the dry run shows
     // exactly what --apply does.
+    let read_before = crate::fsops::bytes_read();
     let mut plan = Plan::new();
     let mut cache_groups = Vec::new();
     let mut planned = std::collections::HashMap::new();
@@ -117,7 +118,9 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         let outcome = Run::new(&settings.state_dir, "migrate", settings.test_kill_after)
             .with_progress(std::io::stderr().is_terminal())
             .execute(&plan)?;
-        report.bytes_read = Some(outcome.bytes_read);
+        // What the planners read to compare copies, and what the changes read.
+        report.bytes_read = Some(crate::fsops::bytes_read() - read_before);
+        debug_assert!(report.bytes_read >= Some(outcome.bytes_read));
         for (c, g) in report.caches.iter_mut().zip(&cache_groups) {
             let removed = outcome
                 .results
@@ -219,6 +222,9 @@ fn print_human(settings: &Settings, r: &Report) {
                 show(settings, &settings.hub_cache()),
                 human_size(c.duplicate_bytes),
             );
+        }
+        for p in &c.repaired {
+            crate::ui::warn(p);
         }
         for p in &c.problems {
             crate::ui::warn(p);

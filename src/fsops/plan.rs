@@ -335,6 +335,22 @@ impl Plan {
         Ok(())
     }
 
+    /// Moves `from` to `to`, a name an earlier operation of this plan frees (a damaged copy
+    /// moved aside): `from` is checked as seen now, `to` must be free when the move runs.
+    pub fn move_into_freed(
+        &mut self,
+        from_root: &Root,
+        from: &Path,
+        to_root: &Root,
+        to: &Path,
+        verify: Verify,
+    ) -> Result<(), Refusal> {
+        let from = Target::existing(from_root, from)?;
+        let to = Target::later(to_root, to)?;
+        self.push(Action::Move { from, to, verify });
+        Ok(())
+    }
+
     /// Moves what an earlier operation of this plan puts at `from` to `to`, which an earlier
     /// operation frees. Only their place is checked now; the guard checks the rest.
     pub fn move_later(

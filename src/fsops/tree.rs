@@ -24,9 +24,50 @@ fn count(n: u64) {
     BYTES_READ.with(|b| b.set(b.get() + n));
 }
 
-/// Bytes of file data this thread's operations have read so far.
-pub(crate) fn bytes_read() -> u64 {
+/// Bytes of file data this thread's operations (and planners' reads through
+/// [`planner_sha256`] / [`planner_name_matches`]) have read so far.
+pub fn bytes_read() -> u64 {
     BYTES_READ.with(|b| b.get())
+}
+
+/// For planners: the sha256 of the regular file at `p` (a link is an error, not followed),
+/// counted in [`bytes_read`].
+pub fn planner_sha256(p: &Path) -> std::io::Result<String> {
+    let f = open_nofollow(p)?;
+    let len = f.metadata()?.len();
+    count(len);
+    hash::sha256_reader(f, len)
+}
+
+/// For planners: whether the regular file at `p` holds what the blob name `promised` says
+/// (sha256 or git sha1; `None` for a name that promises nothing), counted in [`bytes_read`].
+pub fn planner_name_matches(p: &Path, promised: &str) -> std::io::Result<Option<bool>> {
+    let f = open_nofollow(p)?;
+    let len = f.metadata()?.len();
+    let got = match promised.len() {
+        64 => hash::sha256_reader(&f, len)?,
+        40 => hash::git_sha1_reader(&f, len)?,
+        _ => return Ok(None),
+    };
+    count(len);
+    Ok(Some(got == promised))
+}
+
+/// Opens a regular file for reading: never through a link, never blocking on a FIFO.
+fn open_nofollow(p: &Path) -> std::io::Result<std::fs::File> {
+    let fd = rustix::fs::open(
+        p,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let f = std::fs::File::from(fd);
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            p.display()
+        )));
+    }
+    Ok(f)
 }
 
 const DIR_FLAGS: OFlags = OFlags::DIRECTORY
