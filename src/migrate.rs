@@ -61,6 +61,8 @@ pub struct MigrateRoots {
     project: Root,
     hub: Root,
     custom: Root,
+    /// Folders models were archived to: never a source.
+    archives: Vec<PathBuf>,
 }
 
 fn nearest(p: &Path) -> Result<Root> {
@@ -69,8 +71,9 @@ fn nearest(p: &Path) -> Result<Root> {
 }
 
 impl MigrateRoots {
-    pub fn new(settings: &Settings, project: &Path) -> Result<MigrateRoots> {
+    pub fn new(settings: &Settings, project: &Path, archives: &[PathBuf]) -> Result<MigrateRoots> {
         Ok(MigrateRoots {
+            archives: archives.to_vec(),
             project: Root::open(project)
                 .with_context(|| format!("opening {}", project.display()))?,
             hub: nearest(&settings.hub_cache())?,
@@ -128,9 +131,10 @@ impl CachePlanner<'_> {
     }
 }
 
-/// The central location `cache` is, holds or lies inside, compared by identity (a central
-/// hub that is a link into a project, a project cache reached through a link to the store).
-pub fn central_overlap(settings: &Settings, cache: &Path) -> Option<PathBuf> {
+/// The central location (or archive folder) `cache` is, holds or lies inside, compared by
+/// identity (a central hub that is a link into a project, a project cache reached through a
+/// link to the store, `..` spellings).
+pub fn central_overlap(settings: &Settings, cache: &Path, archives: &[PathBuf]) -> Option<PathBuf> {
     let centrals = [
         settings.hf_home.clone(),
         settings.hub_cache(),
@@ -138,16 +142,20 @@ pub fn central_overlap(settings: &Settings, cache: &Path) -> Option<PathBuf> {
         settings.custom_model_dir.clone(),
         settings.ollama_models.clone(),
         crate::stores::lmstudio_models(&settings.home),
-    ];
+    ]
+    .into_iter()
+    .chain(archives.iter().cloned());
     let cache_root = Root::open(cache).ok();
     centrals.into_iter().find(|c| {
         let Ok(central) = Root::open(c) else {
             return false;
         };
+        // Where the store really is (a store that is a link into a project is there).
+        let real = fs::canonicalize(c).unwrap_or_else(|_| c.clone());
         central.beneath(cache).is_some()
             || cache_root
                 .as_ref()
-                .is_some_and(|r| r.is(&central) || r.beneath(c).is_some())
+                .is_some_and(|r| r.is(&central) || r.beneath(&real).is_some())
     })
 }
 
@@ -170,7 +178,7 @@ pub fn plan_cache(
             ..Default::default()
         },
     };
-    if let Some(central) = central_overlap(settings, &cache.path) {
+    if let Some(central) = central_overlap(settings, &cache.path, &roots.archives) {
         p.problem(format!(
             "{} is, holds or lies inside the central store {}; left alone",
             cache.path.display(),

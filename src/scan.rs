@@ -75,13 +75,33 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
                 continue;
             }
             let hf_layout = crate::stores::hub::looks_like_hub(p);
-            if e.depth() > 0 && (CACHE_NAMES.contains(&name.as_ref()) || hf_layout) {
+            if e.depth() > 0 && hf_layout {
                 out.push(Cache {
                     path: p.to_path_buf(),
                     bytes: crate::scan_size(p),
-                    kind: if hf_layout { "hf-layout" } else { "named" },
+                    kind: "hf-layout",
                     models: Vec::new(),
                 });
+                it.skip_current_dir();
+            } else if e.depth() > 0 && CACHE_NAMES.contains(&name.as_ref()) {
+                let hub = p.join("hub");
+                if crate::stores::hub::looks_like_hub(&hub) {
+                    // An HF_HOME kept in the project: its hub cache is what merges into the
+                    // central one; the rest (datasets, a token) is left where it is.
+                    out.push(Cache {
+                        path: hub.clone(),
+                        bytes: crate::scan_size(&hub),
+                        kind: "hf-layout",
+                        models: Vec::new(),
+                    });
+                } else if holds_cache_files(p) {
+                    out.push(Cache {
+                        path: p.to_path_buf(),
+                        bytes: crate::scan_size(p),
+                        kind: "named",
+                        models: Vec::new(),
+                    });
+                }
                 it.skip_current_dir();
             }
         } else if e.file_type().is_file() && is_weight_file(p) {
@@ -97,6 +117,55 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
         }
     }
     out
+}
+
+/// Whether a folder with a cache's name really holds a cache: model files, a cache's marker
+/// files, or nothing at all. A folder of source code that happens to be called `huggingface`
+/// (a Python package, a project's client module) is not one.
+fn holds_cache_files(dir: &Path) -> bool {
+    let Ok(mut top) = fs::read_dir(dir) else {
+        return false;
+    };
+    let first = top.next();
+    if first.is_none() {
+        return true; // empty
+    }
+    let source = |p: &Path| {
+        p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            matches!(
+                e,
+                "py" | "pyi" | "ipynb" | "rs" | "js" | "ts" | "go" | "c" | "h" | "cpp" | "java"
+            )
+        })
+    };
+    let mut evidence = false;
+    for e in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(4)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .take(10_000)
+    {
+        let name = e.file_name().to_string_lossy();
+        if e.depth() == 1
+            && matches!(
+                name.as_ref(),
+                ".git" | "__init__.py" | "setup.py" | "pyproject.toml" | "package.json"
+            )
+        {
+            return false;
+        }
+        if e.file_type().is_file() && source(e.path()) {
+            return false;
+        }
+        evidence |= matches!(name.as_ref(), ".locks" | "CACHEDIR.TAG" | "version.txt")
+            || (e.file_type().is_file() && is_weight_file(e.path()))
+            || name
+                .split_once("--")
+                .is_some_and(|(p, _)| crate::stores::hub::repo_type(p).is_some());
+    }
+    evidence
 }
 
 /// Keys whose value names a model cache.

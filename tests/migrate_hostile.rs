@@ -32,9 +32,16 @@ fn a_central_hub_that_is_a_link_into_the_project_is_never_migrated_into_itself()
     let mc = model_cache_with(&env, "o/m", b"the only copy");
     fs::create_dir_all(env.home.join(".cache/huggingface")).unwrap();
     symlink(&mc, env.home.join(".cache/huggingface/hub")).unwrap();
+    let before = env.snapshot();
     let out = migrate(&env, &["--apply"]);
-    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
-    assert!(common::stderr(&out).contains("central store"));
+    // The project holds the real hub: it is refused as a whole, nothing changed.
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("modelenv manages"));
+    let changed = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    );
+    assert!(changed.is_empty(), "{changed:?}");
     let blobs = mc.join("models--o--m/blobs");
     assert_eq!(fs::read_dir(&blobs).unwrap().count(), 1);
 }
@@ -384,4 +391,136 @@ fn both_copies_damaged_keeps_both() {
         &common::user_files(&env.snapshot()),
     );
     assert!(changed.is_empty(), "{changed:?}");
+}
+
+#[test]
+fn a_folder_holding_the_central_store_by_another_spelling_is_refused() {
+    // `migrate --apply ..` from ~/src: `..` is the home folder, which holds the central store.
+    let env = TestEnv::new();
+    let hub = env.home.join(".cache/huggingface/hub");
+    let r = Hub::new(&hub).repo("model", "o/m");
+    r.snapshot(&commit("a"), &[lfs("model.safetensors", b"central only")]);
+    let src = env.home.join("src");
+    fs::create_dir_all(src.join("proj/.git")).unwrap();
+    let before = env.snapshot();
+    let out = env
+        .cmd(&["migrate", "--apply", ".."])
+        .current_dir(&src)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("modelenv manages"),
+        "{}",
+        common::stderr(&out)
+    );
+    let changed = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    );
+    assert!(changed.is_empty(), "{changed:?}");
+}
+
+#[test]
+fn a_folder_that_does_not_exist_is_an_error() {
+    let env = TestEnv::new();
+    for verb in ["migrate", "scan"] {
+        let out = env.run(&[verb, "/does/not/exist"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{verb}: {}",
+            common::stderr(&out)
+        );
+        assert!(common::stderr(&out).contains("/does/not/exist"));
+    }
+}
+
+#[test]
+fn a_source_folder_named_like_a_cache_is_not_moved() {
+    let env = TestEnv::new();
+    let pkg = env.repo.join("backend/app/huggingface");
+    fs::create_dir_all(&pkg).unwrap();
+    fs::write(pkg.join("__init__.py"), "").unwrap();
+    fs::write(pkg.join("client.py"), "def load(): ...\n").unwrap();
+    fs::write(pkg.join("README.md"), "our HF client\n").unwrap();
+    let before = env.snapshot();
+    let out = migrate(&env, &["--apply", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["caches"].as_array().unwrap().len(), 0, "{report}");
+    let changed = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    );
+    assert!(changed.is_empty(), "{changed:?}");
+}
+
+#[test]
+fn a_project_hf_home_merges_its_hub_and_keeps_the_rest() {
+    // HF_HOME=./model_cache: the hub cache is inside, next to a token and datasets.
+    let env = TestEnv::new();
+    let home = env.repo.join("model_cache");
+    let r = Hub::new(&home.join("hub")).repo("model", "o/m");
+    r.snapshot(&commit("a"), &[lfs("model.safetensors", b"weights")]);
+    r.git_ref("main", &commit("a"));
+    fs::write(home.join("token"), "hf_secret").unwrap();
+    fs::create_dir_all(home.join("datasets")).unwrap();
+    fs::write(home.join("datasets/x.arrow"), "rows").unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let central = env.home.join(".cache/huggingface/hub/models--o--m/blobs");
+    assert_eq!(
+        fs::read(central.join(common::fixtures::sha256_hex(b"weights"))).unwrap(),
+        b"weights"
+    );
+    assert!(
+        !home.join("hub").exists(),
+        "the project hub should have merged"
+    );
+    assert_eq!(fs::read_to_string(home.join("token")).unwrap(), "hf_secret");
+    assert_eq!(
+        fs::read_to_string(home.join("datasets/x.arrow")).unwrap(),
+        "rows"
+    );
+}
+
+#[test]
+fn a_model_archived_into_a_repo_is_not_migrated() {
+    let env = TestEnv::new();
+    let hub = env.home.join(".cache/huggingface/hub");
+    let r = Hub::new(&hub).repo("model", "o/m");
+    r.snapshot(
+        &commit("a"),
+        &[lfs("model.safetensors", b"archived weights")],
+    );
+    r.git_ref("main", &commit("a"));
+    let archive = env.repo.join("archive");
+    let out = env.run(&[
+        "models",
+        "archive",
+        "hf-hub:o/m",
+        "--to",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let before = env.snapshot();
+    let out = migrate(&env, &["--apply", "--json"]);
+    assert_ne!(out.status.code(), Some(101), "{}", common::stderr(&out));
+    let changed = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    );
+    assert!(changed.is_empty(), "{changed:?}");
+    // Left alone for what it is (an archive), not for a failure on the way.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = report["caches"][0]["problems"].to_string();
+    assert!(
+        problems.contains("left alone") && problems.contains("archive/models--o--m"),
+        "{problems}"
+    );
+    let blob = archive
+        .join("models--o--m/blobs")
+        .join(common::fixtures::sha256_hex(b"archived weights"));
+    assert_eq!(fs::read(blob).unwrap(), b"archived weights");
 }

@@ -325,6 +325,15 @@ pub fn rm(settings: &Settings, rm: &RmArgs) -> Result<Exit> {
     Ok(code)
 }
 
+/// The folders models were archived to (each archived model's folder).
+pub fn archive_folders(settings: &Settings) -> Result<Vec<PathBuf>> {
+    Ok(Archives::load(settings)?
+        .entries
+        .into_iter()
+        .map(|a| a.dest)
+        .collect())
+}
+
 /// What is archived where. An entry counts only while its source is a link to it.
 #[derive(Default, Serialize, Deserialize)]
 struct Archives {

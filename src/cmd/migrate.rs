@@ -41,6 +41,18 @@ struct Report {
 
 pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> {
     let roots = super::roots(settings, &args.dirs, "migrate")?;
+    let archives = super::manage::archive_folders(settings)?;
+    for root in &roots {
+        // A folder that is, holds or lies inside a store is not a project: its models are
+        // the store's (`migrate ..` from a folder next to the store, a home folder).
+        if let Some(store) = migrate::central_overlap(settings, root, &[]) {
+            anyhow::bail!(
+                "{} is, holds or lies inside {}, which modelenv manages; migrate the project folders inside it one by one",
+                show(settings, root),
+                show(settings, &store)
+            );
+        }
+    }
     let _lock = if args.apply {
         Some(super::begin_changes(settings, "migrate")?)
     } else {
@@ -70,7 +82,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
     for root in &roots {
         // Configs are rewritten after the caches they point at are in place (their groups go
         // last in the plan).
-        let mroots = migrate::MigrateRoots::new(settings, root)?;
+        let mroots = migrate::MigrateRoots::new(settings, root, &archives)?;
         let first_cache = report.caches.len();
         for c in crate::scan::caches(root, &exclude) {
             let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);

@@ -58,7 +58,16 @@ pub fn roots(
             None => anyhow::bail!("not inside a git repository: pass the folders to {verb}"),
         };
     }
-    Ok(dirs.iter().map(|d| settings.absolute(d)).collect())
+    dirs.iter()
+        .map(|d| {
+            let p = settings.absolute(d);
+            // `..` and links resolved, so reports and checks see the real folder.
+            let real = std::fs::canonicalize(&p)
+                .map_err(|e| anyhow::anyhow!("cannot {verb} {}: {e}", p.display()))?;
+            anyhow::ensure!(real.is_dir(), "cannot {verb} {}: not a folder", p.display());
+            Ok(real)
+        })
+        .collect()
 }
 
 /// The edits that touch the user's files (modelenv's own state is not the user's business in
