@@ -524,3 +524,59 @@ fn a_model_archived_into_a_repo_is_not_migrated() {
         .join(common::fixtures::sha256_hex(b"archived weights"));
     assert_eq!(fs::read(blob).unwrap(), b"archived weights");
 }
+
+/// Holds modelenv's state lock with util-linux `flock` for `secs` seconds.
+fn hold_state_lock(env: &TestEnv, secs: &str) -> std::process::Child {
+    let state = env.home.join(".local/state/modelenv");
+    fs::create_dir_all(&state).unwrap();
+    let lock = state.join("modelenv.lock");
+    let mut c = std::process::Command::new("flock")
+        .args(["--nonblock", lock.to_str().unwrap(), "sh", "-c"])
+        .arg(format!("echo held; exec sleep {secs}"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flock (util-linux) is installed by scripts/test.sh");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+    c
+}
+
+#[test]
+fn a_lock_released_a_moment_later_is_waited_for() {
+    // What a rerun right after a SIGKILL meets if the lock outlives the process briefly.
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let mut holder = hold_state_lock(&env, "0.5");
+    let out = migrate(&env, &["--apply"]);
+    holder.wait().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(!mc.exists());
+}
+
+#[test]
+fn a_lock_held_by_another_run_is_refused_changing_nothing() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let mut holder = hold_state_lock(&env, "30");
+    let before = env.snapshot();
+    let out = migrate(&env, &["--apply"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("is held"),
+        "{}",
+        common::stderr(&out)
+    );
+    let changed = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    );
+    assert!(changed.is_empty(), "{changed:?}");
+    assert!(mc.exists());
+}

@@ -156,14 +156,46 @@ pub struct StoreLock {
     _files: Vec<std::fs::File>,
 }
 
+/// How long a lock held by another process is waited for before the command gives up: a
+/// process that was just killed may take a moment to release it.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn try_lock(f: &std::fs::File, p: &Path, command: &str) -> Result<()> {
-    if rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-        bail!(
-            "another modelenv is changing the stores (lock {} is held); `{command}` changed nothing. Run it again when the other one has finished",
-            p.display()
-        );
+    let start = std::time::Instant::now();
+    loop {
+        match rustix::fs::flock(f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => break,
+            Err(e) => bail!(
+                "cannot lock {}: {e}; `{command}` changed nothing",
+                p.display()
+            ),
+        }
     }
-    Ok(())
+    bail!(
+        "another modelenv is changing the stores (lock {} is held{}); `{command}` changed nothing. Run it again when the other one has finished",
+        p.display(),
+        holder(p)
+    )
+}
+
+/// Who holds the state lock, as its holder wrote it (`pid command`).
+pub(super) fn holder(p: &Path) -> String {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let Some((pid, cmd)) = text.trim().split_once(' ') else {
+        return String::new();
+    };
+    let alive = Path::new("/proc").join(pid).exists() || !Path::new("/proc/self").exists();
+    if alive {
+        format!(" by `modelenv {cmd}`, process {pid}")
+    } else {
+        format!(
+            " though `modelenv {cmd}`, process {pid}, has ended: a program it started may still hold it"
+        )
+    }
 }
 
 impl StoreLock {
@@ -172,6 +204,9 @@ impl StoreLock {
         let p = state_dir.join("modelenv.lock");
         let f = open_log(&p, false)?;
         try_lock(&f, &p, command)?;
+        // Who holds it, for the message another modelenv gives.
+        let _ = f.set_len(0);
+        let _ = (&f).write_all(format!("{} {command}\n", std::process::id()).as_bytes());
         Ok(StoreLock { _files: vec![f] })
     }
 

@@ -604,3 +604,22 @@ fn an_orphan_a_download_links_to_after_the_plan_is_kept() {
     assert_eq!(status(&run(dir.path(), &plan)), [Status::Done]);
     assert!(!blob.exists());
 }
+
+#[test]
+fn a_refused_lock_names_its_holder_and_whether_it_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = StoreLock::acquire(dir.path(), "migrate").unwrap();
+    let err = match StoreLock::acquire(dir.path(), "prune") {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a second lock was granted"),
+    };
+    assert!(
+        err.contains(&format!("`modelenv migrate`, process {}", std::process::id()))
+            && !err.contains("has ended"),
+        "{err}"
+    );
+    drop(held);
+    // A holder that has ended (its pid is gone) while the lock is still held elsewhere.
+    fs::write(dir.path().join("modelenv.lock"), "999999999 migrate\n").unwrap();
+    assert!(journal::holder(&dir.path().join("modelenv.lock")).contains("has ended"));
+}
