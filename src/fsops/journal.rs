@@ -182,20 +182,43 @@ fn try_lock(f: &std::fs::File, p: &Path, command: &str) -> Result<()> {
     )
 }
 
-/// Who holds the state lock, as its holder wrote it (`pid command`).
+/// Who holds a lock, as the kernel tells (`/proc/locks`: the process holding an flock on
+/// this file's device and inode), with its command line.
 pub(super) fn holder(p: &Path) -> String {
-    let text = std::fs::read_to_string(p).unwrap_or_default();
-    let Some((pid, cmd)) = text.trim().split_once(' ') else {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(p) else {
         return String::new();
     };
-    let alive = Path::new("/proc").join(pid).exists() || !Path::new("/proc/self").exists();
-    if alive {
-        format!(" by `modelenv {cmd}`, process {pid}")
-    } else {
-        format!(
-            " though `modelenv {cmd}`, process {pid}, has ended: a program it started may still hold it"
-        )
-    }
+    let dev = m.dev();
+    let id = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(dev),
+        libc::minor(dev),
+        m.ino()
+    );
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let pids: Vec<&str> = locks
+        .lines()
+        .filter(|l| l.contains("FLOCK") && l.split_whitespace().any(|w| w == id))
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let at = w.iter().position(|x| *x == id)?;
+            at.checked_sub(1).map(|i| w[i])
+        })
+        .collect();
+    let Some(pid) = pids.first() else {
+        return String::new();
+    };
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .split('\0')
+                .filter(|a| !a.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    format!(" by process {pid}: {cmd}")
 }
 
 impl StoreLock {
@@ -204,9 +227,6 @@ impl StoreLock {
         let p = state_dir.join("modelenv.lock");
         let f = open_log(&p, false)?;
         try_lock(&f, &p, command)?;
-        // Who holds it, for the message another modelenv gives.
-        let _ = f.set_len(0);
-        let _ = (&f).write_all(format!("{} {command}\n", std::process::id()).as_bytes());
         Ok(StoreLock { _files: vec![f] })
     }
 

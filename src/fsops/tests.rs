@@ -606,20 +606,16 @@ fn an_orphan_a_download_links_to_after_the_plan_is_kept() {
 }
 
 #[test]
-fn a_refused_lock_names_its_holder_and_whether_it_still_runs() {
+fn a_refused_lock_names_its_holder() {
     let dir = tempfile::tempdir().unwrap();
-    let held = StoreLock::acquire(dir.path(), "migrate").unwrap();
+    let _held = StoreLock::acquire(dir.path(), "migrate").unwrap();
     let err = match StoreLock::acquire(dir.path(), "prune") {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a second lock was granted"),
     };
+    // The kernel names this test process as the holder.
     assert!(
-        err.contains(&format!("`modelenv migrate`, process {}", std::process::id()))
-            && !err.contains("has ended"),
+        err.contains(&format!("by process {}:", std::process::id())),
         "{err}"
     );
-    drop(held);
-    // A holder that has ended (its pid is gone) while the lock is still held elsewhere.
-    fs::write(dir.path().join("modelenv.lock"), "999999999 migrate\n").unwrap();
-    assert!(journal::holder(&dir.path().join("modelenv.lock")).contains("has ended"));
 }
