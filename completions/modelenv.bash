@@ -792,12 +792,16 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__migrate)
-            opts="-h -V --apply --dry-run --json --hf-home --custom-model-dir --help --version"
+            opts="-h -V --store --apply --dry-run --json --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --hf-home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

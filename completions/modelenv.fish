@@ -169,6 +169,7 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l dry-run -d 
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l json -d 'Print JSON on stdout'
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -s V -l version -d 'Print version'
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l store -d 'Merge this whole other hub cache (an old HF_HOME\'s `hub`, the default cache next to a configured one) into the central one, with the same checks as a project cache (repeatable)' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l apply -d 'Carry out exactly the plan the dry run shows'

@@ -326,8 +326,12 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Folders to migrate [default: the git root of the current directory]
+    /// Folders to migrate [default: the git root of the current directory, unless --store is given]
     pub dirs: Vec<PathBuf>,
+    /// Merge this whole other hub cache (an old HF_HOME's `hub`, the default cache next to a
+    /// configured one) into the central one, with the same checks as a project cache (repeatable)
+    #[arg(long = "store", value_name = "HUB_CACHE")]
+    pub stores: Vec<PathBuf>,
     /// Carry out exactly the plan the dry run shows
     #[arg(long, conflicts_with = "dry_run")]
     pub apply: bool,

@@ -400,8 +400,21 @@ fn plan_repo_files(
     let central = settings.hub_cache().join(name);
     for (b, meta) in walk_repo_files(&entry.join("blobs")) {
         let bname = name_of(&b);
-        if bname.ends_with(".incomplete") || bname.ends_with(".modelenv-partial") {
-            continue; // an unfinished download holds no model
+        if bname.ends_with(".incomplete") {
+            // An unfinished download holds no model, but one in progress is someone's.
+            let hub_dir = entry.parent().unwrap_or(entry);
+            if let Some(why) =
+                crate::stores::downloads::hf_in_progress(hub_dir, &b, settings.test_mtime_age)
+            {
+                p.problem(format!(
+                    "{} is a download in progress ({why}); the cache is kept",
+                    b.display()
+                ));
+            }
+            continue;
+        }
+        if bname.ends_with(".modelenv-partial") {
+            continue; // modelenv's own interrupted copy
         }
         if !meta.is_file() {
             p.problem(format!(

@@ -58,8 +58,21 @@ pub struct Overrides {
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     Default,
+    /// Adopted from this process's environment: where the user's libraries look today.
+    Environment,
     Config,
     Flag,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Default => "the libraries' default",
+            Source::Environment => "adopted from the environment",
+            Source::Config => "modelenv's config",
+            Source::Flag => "the command line",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +84,12 @@ pub struct Settings {
     pub custom_model_dir: PathBuf,
     pub custom_model_dir_source: Source,
     pub ollama_models: PathBuf,
+    pub ollama_models_source: Source,
+    /// Hub caches other than the central one that the user's environment or the libraries'
+    /// defaults point at (they may hold models: `usage` shows them, `migrate --store` merges).
+    pub other_hub_caches: Vec<PathBuf>,
+    /// Locations in the environment that the managed keys cannot express, each with its fix.
+    pub unexpressible: Vec<String>,
     pub config_home: PathBuf,
     pub config_path: PathBuf,
     pub state_dir: PathBuf,
@@ -138,38 +157,104 @@ impl Settings {
                 }
             }
         };
-        let pick =
-            |flag: &Option<PathBuf>, key: &str, default: PathBuf| -> Result<(PathBuf, Source)> {
-                if let Some(f) = flag {
-                    // A quoted `~/…` reaches us unexpanded; `$` in a flag is taken literally.
-                    let f = match f.to_str().and_then(|s| s.strip_prefix("~/")) {
-                        Some(rest) => home.join(rest),
-                        None if f == Path::new("~") => home.clone(),
-                        None => f.clone(),
-                    };
-                    let p = if f.is_absolute() { f } else { cwd.join(f) };
-                    return Ok((normalize(&p), Source::Flag));
-                }
-                Ok(match expand_cfg(key)? {
-                    Some(p) => (p, Source::Config),
-                    None => (default, Source::Default),
-                })
+        // What the libraries resolve today, from this process's environment (huggingface_hub
+        // expands `~` and `$VAR` in HF_HOME; a relative value is per-project, never adopted).
+        let adopted = |key: &str, expand: bool| -> Option<PathBuf> {
+            let v = env.non_empty(key)?;
+            let p = if expand {
+                expand_path(v, &home, env).ok()?
+            } else {
+                PathBuf::from(v)
             };
+            p.is_absolute().then(|| normalize(&p))
+        };
+        let pick = |flag: &Option<PathBuf>,
+                    key: &str,
+                    env_value: Option<PathBuf>,
+                    default: PathBuf|
+         -> Result<(PathBuf, Source)> {
+            if let Some(f) = flag {
+                // A quoted `~/…` reaches us unexpanded; `$` in a flag is taken literally.
+                let f = match f.to_str().and_then(|s| s.strip_prefix("~/")) {
+                    Some(rest) => home.join(rest),
+                    None if f == Path::new("~") => home.clone(),
+                    None => f.clone(),
+                };
+                let p = if f.is_absolute() { f } else { cwd.join(f) };
+                return Ok((normalize(&p), Source::Flag));
+            }
+            Ok(match (expand_cfg(key)?, env_value) {
+                (Some(p), _) => (p, Source::Config),
+                (None, Some(p)) => (p, Source::Environment),
+                (None, None) => (default, Source::Default),
+            })
+        };
+        let default_hf_home = cache_home.join("huggingface");
+        let env_hf_home = adopted("HF_HOME", true);
         let (hf_home, hf_home_source) = pick(
             &overrides.hf_home,
             "hf_home",
-            cache_home.join("huggingface"),
+            env_hf_home.clone(),
+            default_hf_home.clone(),
         )?;
         let (custom_model_dir, custom_model_dir_source) = pick(
             &overrides.custom_model_dir,
             "custom_model_dir",
+            adopted("CUSTOM_MODEL_DIR", true),
             home.join("models"),
         )?;
-        let (ollama_models, _) = pick(
+        // Ollama takes OLLAMA_MODELS as given (no `~`, no `$VAR`).
+        let (ollama_models, ollama_models_source) = pick(
             &overrides.ollama_models,
             "ollama_models",
+            adopted("OLLAMA_MODELS", false),
             home.join(".ollama").join("models"),
         )?;
+        let hub = hf_home.join("hub");
+        let env_hub = ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"]
+            .iter()
+            .find_map(|k| adopted(k, true).map(|p| (*k, p)));
+        let mut other_hub_caches: Vec<PathBuf> = [
+            env_hf_home.map(|h| h.join("hub")),
+            env_hub.as_ref().map(|(_, p)| p.clone()),
+            Some(default_hf_home.join("hub")),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|p| *p != hub)
+        .collect();
+        other_hub_caches.dedup();
+        let mut unexpressible = Vec::new();
+        if let Some((key, p)) = &env_hub
+            && *p != hub
+        {
+            let fix = match (p.file_name(), p.parent()) {
+                (Some(n), Some(parent)) if n == "hub" => format!(
+                    "either make {} the central HF_HOME (`modelenv install --hf-home {}`), or unset {key} and merge its models with `modelenv migrate --store {}`",
+                    parent.display(),
+                    parent.display(),
+                    p.display()
+                ),
+                _ => format!(
+                    "unset {key} (HF_HOME can only name a hub cache called `hub`) and merge its models with `modelenv migrate --store {}`",
+                    p.display()
+                ),
+            };
+            unexpressible.push(format!(
+                "{key}={} is where huggingface_hub keeps models in this environment, not the central {}: {fix}",
+                p.display(),
+                hub.display()
+            ));
+        }
+        if let Some(p) = adopted("HF_DATASETS_CACHE", false)
+            && p != hf_home.join("datasets")
+        {
+            unexpressible.push(format!(
+                "HF_DATASETS_CACHE={} overrides the central {}: unset it, or keep it on purpose (modelenv exports HF_DATASETS_CACHE with the central value in the shells it configures)",
+                p.display(),
+                hf_home.join("datasets").display()
+            ));
+        }
         let headroom_bytes = match config.get_str("headroom")? {
             Some(v) => crate::units::parse_size(&v)
                 .with_context(|| format!("{}: key `headroom`", config_path.display()))?,
@@ -193,6 +278,9 @@ impl Settings {
             custom_model_dir,
             custom_model_dir_source,
             ollama_models,
+            ollama_models_source,
+            other_hub_caches,
+            unexpressible,
             config_home,
             config_path,
             state_dir: state_home.join("modelenv"),
@@ -326,6 +414,56 @@ mod tests {
         ]);
         assert_eq!(s.hf_home, Path::new("/xc/huggingface"));
         assert_eq!(s.config_path, Path::new("/xcfg/modelenv/config.toml"));
+    }
+
+    #[test]
+    fn locations_in_the_environment_are_adopted() {
+        let s = settings(&[
+            ("HOME", "/h"),
+            ("HF_HOME", "~/big/hf"),
+            ("OLLAMA_MODELS", "/data/ollama"),
+        ]);
+        assert_eq!(s.hf_home, Path::new("/h/big/hf"));
+        assert_eq!(s.hf_home_source, Source::Environment);
+        assert_eq!(s.ollama_models, Path::new("/data/ollama"));
+        assert_eq!(s.ollama_models_source, Source::Environment);
+        // The default hub may still hold models from before.
+        assert_eq!(
+            s.other_hub_caches,
+            [PathBuf::from("/h/.cache/huggingface/hub")]
+        );
+        // Relative values are per project, never adopted; Ollama does not expand `~`.
+        let s = settings(&[
+            ("HOME", "/h"),
+            ("HF_HOME", "./model_cache"),
+            ("OLLAMA_MODELS", "~/o"),
+        ]);
+        assert_eq!(s.hf_home_source, Source::Default);
+        assert_eq!(s.ollama_models_source, Source::Default);
+    }
+
+    #[test]
+    fn a_hub_cache_the_managed_keys_cannot_express_is_explained() {
+        let s = settings(&[("HOME", "/h"), ("HF_HUB_CACHE", "/data/hf/hub")]);
+        assert_eq!(s.hf_home_source, Source::Default);
+        assert!(
+            s.unexpressible[0].contains("modelenv install --hf-home /data/hf"),
+            "{:?}",
+            s.unexpressible
+        );
+        let s = settings(&[("HOME", "/h"), ("HUGGINGFACE_HUB_CACHE", "/data/models")]);
+        assert!(
+            s.unexpressible[0].contains("unset HUGGINGFACE_HUB_CACHE")
+                && s.unexpressible[0].contains("migrate --store /data/models"),
+            "{:?}",
+            s.unexpressible
+        );
+        let s = settings(&[
+            ("HOME", "/h"),
+            ("HF_HOME", "/d"),
+            ("HF_HUB_CACHE", "/d/hub"),
+        ]);
+        assert!(s.unexpressible.is_empty());
     }
 
     #[test]

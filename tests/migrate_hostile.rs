@@ -531,7 +531,7 @@ fn hold_state_lock(env: &TestEnv, secs: &str) -> std::process::Child {
     fs::create_dir_all(&state).unwrap();
     let lock = state.join("modelenv.lock");
     let mut c = std::process::Command::new("flock")
-        .args(["--nonblock", lock.to_str().unwrap(), "sh", "-c"])
+        .args(["--nonblock", "--close", lock.to_str().unwrap(), "sh", "-c"])
         .arg(format!("echo held; exec sleep {secs}"))
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -579,4 +579,65 @@ fn a_lock_held_by_another_run_is_refused_changing_nothing() {
     );
     assert!(changed.is_empty(), "{changed:?}");
     assert!(mc.exists());
+}
+
+fn age(p: &Path, secs: i64) {
+    let t = filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - secs, 0);
+    filetime::set_symlink_file_times(p, t, t).unwrap();
+}
+
+#[test]
+fn a_download_in_progress_in_a_project_cache_keeps_the_cache() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let part = mc
+        .join("models--o--m/blobs")
+        .join(format!("{}.incomplete", "a".repeat(64)));
+    fs::write(&part, b"half a download").unwrap();
+    // Fresh: a download may be writing it.
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("download in progress"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(fs::read(&part).unwrap(), b"half a download");
+    // Old, but huggingface_hub's lock for it is held.
+    age(&part, 7200);
+    let lock = mc
+        .join(".locks/models--o--m")
+        .join(format!("{}.lock", "a".repeat(64)));
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .args([
+            "--close",
+            lock.to_str().unwrap(),
+            "sh",
+            "-c",
+            "echo held; exec sleep 30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let out = migrate(&env, &["--apply"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("lock is held"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(fs::read(&part).unwrap(), b"half a download");
+    // Old and unlocked: an abandoned download, which goes with the cache.
+    let out = migrate(&env, &["--apply"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(!mc.exists());
 }

@@ -59,10 +59,15 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         eprintln!("already installed: no file changed");
     }
     eprintln!(
-        "HF_HOME={}  CUSTOM_MODEL_DIR={}",
+        "HF_HOME={} ({})  CUSTOM_MODEL_DIR={} ({})",
         show(settings, &settings.hf_home),
-        show(settings, &settings.custom_model_dir)
+        settings.hf_home_source.describe(),
+        show(settings, &settings.custom_model_dir),
+        settings.custom_model_dir_source.describe()
     );
+    for w in &settings.unexpressible {
+        ui::warn(w);
+    }
     if args.no_modify_profile {
         for shell in &shells {
             ui::hint(format!(

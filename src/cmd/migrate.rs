@@ -3,7 +3,7 @@
 
 use crate::cmd::Exit;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -39,8 +39,41 @@ struct Report {
     bytes_read: Option<u64>,
 }
 
+/// The hub caches given with `--store`, checked: each exists, is in the hub layout and is not
+/// (by identity) the central store or inside it.
+fn other_stores(settings: &Settings, args: &MigrateArgs) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for s in &args.stores {
+        let p = settings.absolute(s);
+        let real = std::fs::canonicalize(&p)
+            .map_err(|e| anyhow::anyhow!("cannot migrate the store {}: {e}", p.display()))?;
+        anyhow::ensure!(
+            crate::stores::hub::looks_like_hub(&real),
+            "{} is not a Hugging Face hub cache (no models--*/datasets--* folders in it); pass the `hub` folder of the old HF_HOME",
+            p.display()
+        );
+        if let Some(central) = migrate::central_overlap(settings, &real, &[]) {
+            anyhow::bail!(
+                "{} is, holds or lies inside the central {}; nothing to merge",
+                p.display(),
+                show(settings, &central)
+            );
+        }
+        out.push(real);
+    }
+    Ok(out)
+}
+
 pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> {
-    let roots = super::roots(settings, &args.dirs, "migrate")?;
+    let stores = other_stores(settings, args)?;
+    for w in &settings.unexpressible {
+        crate::ui::warn(w);
+    }
+    let roots = if args.dirs.is_empty() && !stores.is_empty() {
+        Vec::new()
+    } else {
+        super::roots(settings, &args.dirs, "migrate")?
+    };
     let archives = super::manage::archive_folders(settings)?;
     for root in &roots {
         // A folder that is, holds or lies inside a store is not a project: its models are
@@ -120,6 +153,20 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         if !edits.is_empty() {
             config_plans.push(edit::plan(&edits, &settings.state_dir.join("backups"))?);
         }
+    }
+    for store in &stores {
+        // A whole other hub cache: planned like a project cache whose project is its parent.
+        let parent = store.parent().unwrap_or(Path::new("/"));
+        let mroots = migrate::MigrateRoots::new(settings, parent, &archives)?;
+        let cache = crate::scan::Cache {
+            path: store.clone(),
+            bytes: crate::scan_size(store),
+            kind: "hf-layout",
+            models: Vec::new(),
+        };
+        let (res, item) = migrate::plan_cache(settings, &mroots, parent, &cache, &mut planned);
+        cache_groups.push(plan.push_group(item));
+        report.caches.push(res);
     }
     for p in config_plans {
         plan.push_group(p);

@@ -16,9 +16,7 @@ use crate::units::{human_size, parse_duration};
 
 use super::{inventory, show};
 
-/// Unfinished downloads and unreferenced blobs are kept this long, in every store (Ollama's
-/// own rule): a download may be writing them, or a migrate may be about to link them.
-const GRACE_SECS: f64 = 3_600.0;
+use crate::stores::downloads::{GRACE_SECS, lock_held};
 
 /// Why an item the stores offer is kept this time, if it is.
 fn keep_reason(
@@ -71,7 +69,7 @@ fn keep_reason(
     }
     if r.kind == ReclaimKind::Incomplete
         && r.store == StoreKind::HfHub
-        && hf_lock_held(settings, &r.path)
+        && crate::stores::downloads::hf_lock_held(&settings.hub_cache(), &r.path)
     {
         return Some("its download lock is held: a download is writing it".into());
     }
@@ -164,29 +162,6 @@ fn settle(
     }
 }
 
-/// Whether huggingface_hub's lock for this `.incomplete` blob is held by someone now:
-/// `<hub>/.locks/<repo folder>/<etag>.lock`, where `<etag>` is the blob name up to its first
-/// dot (`<etag>.incomplete`, or `<etag>.<8 hex>.incomplete` since 2.4). Opening it reads only;
-/// a lock file that does not exist is not held.
-fn hf_lock_held(settings: &Settings, incomplete: &Path) -> bool {
-    let (Some(name), Some(repo)) = (
-        incomplete.file_name().and_then(|n| n.to_str()),
-        incomplete
-            .parent()
-            .and_then(Path::parent)
-            .and_then(Path::file_name),
-    ) else {
-        return false;
-    };
-    let etag = name.split('.').next().unwrap_or(name);
-    let lock = settings
-        .hub_cache()
-        .join(".locks")
-        .join(repo)
-        .join(format!("{etag}.lock"));
-    lock_held(&lock)
-}
-
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -204,21 +179,6 @@ fn shared_payload_manifest(settings: &Settings, r: &Reclaim) -> Option<PathBuf> 
         r.path
             .with_file_name(format!("{}.refs", file_name(&r.path)))
     })
-}
-
-/// Whether someone holds a `flock` on this lock file now (opening it reads only; a lock file
-/// that does not exist is not held).
-fn lock_held(lock: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(lock) else {
-        return false;
-    };
-    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared) {
-        Ok(()) => {
-            let _ = rustix::fs::flock(&f, rustix::fs::FlockOperation::Unlock);
-            false
-        }
-        Err(_) => true,
-    }
 }
 
 #[derive(Serialize)]

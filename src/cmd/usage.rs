@@ -35,7 +35,33 @@ struct Report<'a> {
     models: &'a [Model],
     reclaimable: Reclaimable,
     duplicates: &'a [DupGroup],
+    /// Hub caches other than the central one that hold models (an old HF_HOME, the default
+    /// cache next to a configured one), each with the command that merges it.
+    other_hub_caches: &'a [OtherStore],
     warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct OtherStore {
+    path: std::path::PathBuf,
+    bytes: u64,
+    merge: String,
+}
+
+fn other_stores(settings: &Settings) -> Vec<OtherStore> {
+    settings
+        .other_hub_caches
+        .iter()
+        .filter(|p| crate::stores::hub::looks_like_hub(p))
+        .map(|p| OtherStore {
+            path: p.clone(),
+            bytes: crate::scan_size(p),
+            merge: format!(
+                "modelenv migrate --store {} --apply",
+                crate::shell::quote_posix(&p.display().to_string())
+            ),
+        })
+        .collect()
 }
 
 pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
@@ -69,6 +95,10 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
     let top = args.top.unwrap_or(if args.json { usize::MAX } else { 10 });
     let shown = &inv.models[..inv.models.len().min(top)];
     let any_store = inv.stores.iter().any(|s| s.exists);
+    let others = other_stores(settings);
+    for w in &settings.unexpressible {
+        crate::ui::warn(w);
+    }
     if args.json {
         let report = Report {
             stores: &inv.stores,
@@ -78,6 +108,7 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
             models: shown,
             reclaimable,
             duplicates: &groups,
+            other_hub_caches: &others,
             warnings: &inv.warnings,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -91,10 +122,20 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
             &reclaimable,
             &groups,
         );
+        for o in &others {
+            println!(
+                "\n{} {} ({}) holds models outside the central store; merge it: {}",
+                style("Other hub cache:").bold(),
+                show(settings, &o.path),
+                human_size(o.bytes),
+                o.merge
+            );
+        }
     }
-    if !any_store {
-        crate::ui::error("no model store was found; nothing to report");
-        return Ok(Exit::Problems);
+    if !any_store && !args.json {
+        println!(
+            "\nNo model store exists yet: models appear here once a library downloads one. `modelenv scan` lists the project-local caches of a repo, `modelenv migrate` merges them."
+        );
     }
     Ok(Exit::Ok)
 }

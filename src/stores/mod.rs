@@ -5,6 +5,7 @@
 //! `ollama` reads manifests the way `ollama list` does, `files` covers folders of loose
 //! weights (the custom model dir, LM Studio, project-local folders).
 
+pub mod downloads;
 pub mod dupes;
 pub mod fastfs;
 pub mod files;

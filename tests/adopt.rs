@@ -1,0 +1,203 @@
+//! With no flag and no config, modelenv adopts the locations the user's libraries use today
+//! (an exported `HF_HOME`), and merges a whole other hub cache with `migrate --store`.
+// Tests build the situations they check on disk by hand.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::TestEnv;
+use common::fixtures::{Hub, commit, lfs, sha256_hex};
+use serde_json::Value;
+
+/// `try_to_load_from_cache` with the real huggingface_hub against the hub cache `hub`.
+fn loads(env: &TestEnv, hub: &Path, repo: &str, file: &str) -> Option<Vec<u8>> {
+    let out = Command::new(common::python())
+        .args([
+            "-c",
+            "import sys\nfrom huggingface_hub import try_to_load_from_cache as t\np = t(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])\nsys.stdout.write(open(p).read() if isinstance(p, str) else '')",
+            repo,
+            file,
+            hub.to_str().unwrap(),
+        ])
+        .env_clear()
+        .env("HOME", &env.home)
+        .env("PATH", common::sys_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    (!out.stdout.is_empty()).then_some(out.stdout)
+}
+
+#[test]
+fn an_exported_hf_home_is_adopted_by_install_init_usage_and_migrate() {
+    let data = tempfile::tempdir().unwrap();
+    let hf = data.path().join("hf");
+    let env = TestEnv::new().with_env("HF_HOME", hf.to_str().unwrap());
+    let central = Hub::new(&hf.join("hub")).repo("model", "o/central");
+    central.snapshot(&commit("c"), &[lfs("w.safetensors", b"already central")]);
+    central.git_ref("main", &commit("c"));
+    let project = Hub::new(&env.repo.join("model_cache")).repo("model", "o/proj");
+    project.snapshot(&commit("p"), &[lfs("w.safetensors", b"project weights")]);
+    project.git_ref("main", &commit("p"));
+
+    // usage reads the adopted store.
+    let usage: Value = serde_json::from_slice(&env.ok(&["usage", "--json"]).stdout).unwrap();
+    let hub_store = usage["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["store"] == "hf-hub")
+        .unwrap();
+    assert_eq!(hub_store["path"], hf.join("hub").to_str().unwrap());
+
+    // init exports it.
+    let init = common::stdout(&env.ok(&["init", "bash"]));
+    assert!(init.contains(hf.to_str().unwrap()), "{init}");
+
+    // migrate moves the project cache there.
+    env.ok(&["migrate", "--apply"]);
+    assert_eq!(
+        loads(&env, &hf.join("hub"), "o/proj", "w.safetensors").as_deref(),
+        Some(&b"project weights"[..])
+    );
+
+    // install writes it to the shells and says where it came from.
+    let out = env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    assert!(
+        common::stderr(&out).contains("adopted from the environment"),
+        "{}",
+        common::stderr(&out)
+    );
+    let got = env
+        .var_in("bash", &["-lc"], "HF_HOME")
+        .expect("a login bash gets HF_HOME");
+    assert_eq!(got, hf.to_str().unwrap().as_bytes());
+}
+
+#[test]
+fn an_old_hub_cache_is_shown_and_merged_whole_by_migrate_store() {
+    let data = tempfile::tempdir().unwrap();
+    let hf = data.path().join("hf");
+    let env = TestEnv::new().with_env("HF_HOME", hf.to_str().unwrap());
+    // Models from before HF_HOME was set, in the default location.
+    let old = env.home.join(".cache/huggingface/hub");
+    let a = Hub::new(&old).repo("model", "o/a");
+    a.snapshot(&commit("a"), &[lfs("w.safetensors", b"old model a")]);
+    a.git_ref("main", &commit("a"));
+    // One model is in both places: stored once afterwards.
+    let both = b"in both";
+    let b_old = Hub::new(&old).repo("model", "o/b");
+    b_old.snapshot(&commit("b"), &[lfs("w.safetensors", both)]);
+    b_old.git_ref("main", &commit("b"));
+    let b_new = Hub::new(&hf.join("hub")).repo("model", "o/b");
+    b_new.snapshot(&commit("b"), &[lfs("w.safetensors", both)]);
+    b_new.git_ref("main", &commit("b"));
+
+    let usage: Value = serde_json::from_slice(&env.ok(&["usage", "--json"]).stdout).unwrap();
+    let others = usage["other_hub_caches"].as_array().unwrap();
+    assert_eq!(others.len(), 1, "{usage}");
+    assert_eq!(others[0]["path"], old.to_str().unwrap());
+    assert!(others[0]["merge"].as_str().unwrap().contains("--store"));
+
+    // The dry run changes nothing; --apply merges every file.
+    let before = env.snapshot();
+    env.ok(&["migrate", "--store", old.to_str().unwrap()]);
+    assert!(
+        common::changed(
+            &common::user_files(&before),
+            &common::user_files(&env.snapshot())
+        )
+        .is_empty()
+    );
+    let out = env.ok(&[
+        "migrate",
+        "--store",
+        old.to_str().unwrap(),
+        "--apply",
+        "--json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["caches"][0]["removed"], true, "{report}");
+    assert!(!old.exists());
+    let hub = hf.join("hub");
+    assert_eq!(
+        loads(&env, &hub, "o/a", "w.safetensors").as_deref(),
+        Some(&b"old model a"[..])
+    );
+    assert_eq!(
+        loads(&env, &hub, "o/b", "w.safetensors").as_deref(),
+        Some(&both[..])
+    );
+    assert!(
+        hub.join("models--o--b/blobs")
+            .join(sha256_hex(both))
+            .exists()
+    );
+}
+
+#[test]
+fn migrate_store_refuses_what_is_not_another_hub_cache() {
+    let env = TestEnv::new();
+    let central = env.home.join(".cache/huggingface/hub");
+    let r = Hub::new(&central).repo("model", "o/m");
+    r.snapshot(&commit("a"), &[lfs("w.safetensors", b"x")]);
+    let plain = env.tmp.path().join("plain");
+    fs::create_dir_all(&plain).unwrap();
+    fs::write(plain.join("notes.txt"), "mine").unwrap();
+    for (store, why) in [
+        (central.to_str().unwrap(), "central"),
+        (plain.to_str().unwrap(), "not a Hugging Face hub cache"),
+        ("/does/not/exist", "/does/not/exist"),
+    ] {
+        let before = env.snapshot();
+        let out = env.run(&["migrate", "--store", store, "--apply"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{store}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains(why),
+            "{}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::changed(
+                &common::user_files(&before),
+                &common::user_files(&env.snapshot())
+            )
+            .is_empty()
+        );
+    }
+}
+
+#[test]
+fn a_hub_cache_the_keys_cannot_express_is_explained_with_its_fix() {
+    let data = tempfile::tempdir().unwrap();
+    let models = data.path().join("models");
+    let env = TestEnv::new().with_env("HF_HUB_CACHE", models.to_str().unwrap());
+    let out = env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("HF_HUB_CACHE=")
+            && err.contains(&format!("migrate --store {}", models.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_on_a_machine_without_stores_says_so() {
+    let env = TestEnv::new();
+    let out = env.run(&["usage"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("modelenv scan"),
+        "{}",
+        common::stdout(&out)
+    );
+}
