@@ -175,14 +175,15 @@ pub enum ConfigAction {
     Path,
     /// Print a key's effective value (config file, else the default)
     Get {
-        /// hf_home, custom_model_dir or ollama_models
+        /// hf_home, custom_model_dir, ollama_models or headroom
         key: String,
     },
     /// Set a key, keeping the file's comments and layout
     Set {
-        /// hf_home, custom_model_dir or ollama_models
+        /// hf_home, custom_model_dir, ollama_models (paths) or headroom (free space to keep on
+        /// a store's disk, such as 20GB; default a tenth of the disk, at most 50 GB)
         key: String,
-        /// A path; `~/…` is kept as written and expanded when read
+        /// A path (`~/…` is kept as written and expanded when read) or, for headroom, a size
         value: String,
     },
 }

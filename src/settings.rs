@@ -95,8 +95,9 @@ pub struct Settings {
     pub state_dir: PathBuf,
     /// `${XDG_CACHE_HOME:-~/.cache}/modelenv`: the hash cache.
     pub cache_dir: PathBuf,
-    /// Free space to keep on a store's filesystem (config `headroom`, default 200 GB).
-    pub headroom_bytes: u64,
+    /// Free space to keep on a store's filesystem, as configured (`headroom`); see
+    /// [`Settings::headroom_for`] for the default.
+    pub headroom: Option<u64>,
     /// `${ZDOTDIR:-$HOME}`: where zsh reads `.zshenv`.
     pub zdotdir: PathBuf,
     /// Basename of `$SHELL`, if set.
@@ -108,6 +109,9 @@ pub struct Settings {
     /// tests can make old files with `utimes` (which cannot set ctime).
     pub test_mtime_age: bool,
 }
+
+/// The most the default headroom asks for.
+pub const DEFAULT_HEADROOM_CAP: u64 = 50_000_000_000;
 
 /// The exports modelenv writes, in the order it writes them.
 pub const EXPORT_NAMES: [&str; 4] = [
@@ -255,10 +259,12 @@ impl Settings {
                 hf_home.join("datasets").display()
             ));
         }
-        let headroom_bytes = match config.get_str("headroom")? {
-            Some(v) => crate::units::parse_size(&v)
-                .with_context(|| format!("{}: key `headroom`", config_path.display()))?,
-            None => 200_000_000_000,
+        let headroom = match config.get_str("headroom")? {
+            Some(v) => Some(
+                crate::units::parse_size(&v)
+                    .with_context(|| format!("{}: key `headroom`", config_path.display()))?,
+            ),
+            None => None,
         };
         let zdotdir = match env.non_empty("ZDOTDIR") {
             Some(z) if Path::new(z).is_absolute() => normalize(Path::new(z)),
@@ -285,7 +291,7 @@ impl Settings {
             config_path,
             state_dir: state_home.join("modelenv"),
             cache_dir: cache_home.join("modelenv"),
-            headroom_bytes,
+            headroom,
             zdotdir,
             login_shell,
             test_kill_after: env
@@ -299,6 +305,14 @@ impl Settings {
     /// text (`link/..` is not the folder holding `link`); identity is the guard's business.
     pub fn absolute(&self, p: &Path) -> PathBuf {
         self.cwd.join(p)
+    }
+
+    /// The free space to keep on a filesystem of `disk_bytes`: the configured `headroom`, else
+    /// a tenth of the disk, at most 50 GB (room for a few large downloads, and no warning on
+    /// an ordinary laptop disk that is not nearly full).
+    pub fn headroom_for(&self, disk_bytes: u64) -> u64 {
+        self.headroom
+            .unwrap_or_else(|| (disk_bytes / 10).min(DEFAULT_HEADROOM_CAP))
     }
 
     /// `$HF_HOME/hub`: huggingface_hub's cache and the value for `TRANSFORMERS_CACHE`.
@@ -414,6 +428,19 @@ mod tests {
         ]);
         assert_eq!(s.hf_home, Path::new("/xc/huggingface"));
         assert_eq!(s.config_path, Path::new("/xcfg/modelenv/config.toml"));
+    }
+
+    #[test]
+    fn default_headroom_is_a_tenth_of_the_disk_capped() {
+        let s = settings(&[("HOME", "/nonexistent-home")]);
+        assert_eq!(s.headroom, None);
+        assert_eq!(s.headroom_for(256_000_000_000), 25_600_000_000);
+        assert_eq!(s.headroom_for(4_000_000_000_000), DEFAULT_HEADROOM_CAP);
+        let s = Settings {
+            headroom: Some(7),
+            ..s
+        };
+        assert_eq!(s.headroom_for(4_000_000_000_000), 7);
     }
 
     #[test]

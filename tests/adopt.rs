@@ -201,3 +201,16 @@ fn usage_on_a_machine_without_stores_says_so() {
         common::stdout(&out)
     );
 }
+
+#[test]
+fn headroom_is_read_back_as_written_and_documented() {
+    let env = TestEnv::new();
+    let get = |env: &TestEnv| common::stdout(&env.ok(&["config", "get", "headroom"]));
+    assert!(get(&env).contains("10% of the disk"), "{}", get(&env));
+    env.ok(&["config", "set", "headroom", "100GB"]);
+    assert_eq!(get(&env).trim(), "100GB");
+    let help = common::stdout(&env.ok(&["config", "set", "--help"]));
+    assert!(help.contains("headroom"), "{help}");
+    let out = env.run(&["config", "set", "headroom", "lots"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -12,12 +12,19 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> 
         ConfigAction::Path => println!("{}", settings.config_path.display()),
         ConfigAction::Get { key } => {
             // Validate the key, then print the effective value.
-            Config::load(&settings.config_path)?.get_str(key)?;
+            let raw = Config::load(&settings.config_path)?.get_str(key)?;
             match key.as_str() {
                 "hf_home" => println!("{}", settings.hf_home.display()),
                 "custom_model_dir" => println!("{}", settings.custom_model_dir.display()),
                 "ollama_models" => println!("{}", settings.ollama_models.display()),
-                _ => println!("{}", settings.headroom_bytes),
+                // As the user wrote it (`100GB`), else what the default means.
+                _ => println!(
+                    "{}",
+                    raw.unwrap_or_else(|| format!(
+                        "10% of the disk, at most {} (default)",
+                        crate::units::human_size(crate::settings::DEFAULT_HEADROOM_CAP)
+                    ))
+                ),
             }
         }
         ConfigAction::Set { key, value } => {

@@ -96,13 +96,15 @@ pub fn filesystems(settings: &Settings, inv: &Inventory) -> Vec<Filesystem> {
             continue;
         }
         let free = vfs.f_bavail * vfs.f_frsize;
+        let total = vfs.f_blocks * vfs.f_frsize;
+        let headroom = settings.headroom_for(total);
         out.push(Filesystem {
             mount,
             stores: vec![s.store],
-            total_bytes: vfs.f_blocks * vfs.f_frsize,
+            total_bytes: total,
             free_bytes: free,
-            headroom_bytes: settings.headroom_bytes,
-            headroom_left_bytes: free as i64 - settings.headroom_bytes as i64,
+            headroom_bytes: headroom,
+            headroom_left_bytes: free as i64 - headroom as i64,
         });
     }
     out

@@ -52,7 +52,7 @@ pub(super) fn checks(settings: &Settings) -> Vec<Check> {
         && let Ok(vfs) = rustix::fs::statvfs(&at)
     {
         let free = vfs.f_bavail * vfs.f_frsize;
-        let want = settings.headroom_bytes;
+        let want = settings.headroom_for(vfs.f_blocks * vfs.f_frsize);
         let msg = format!(
             "{} free on the filesystem of {} (headroom {})",
             human_size(free),
@@ -63,7 +63,7 @@ pub(super) fn checks(settings: &Settings) -> Vec<Check> {
             Check::new("location.free_space", Status::Pass, msg)
         } else {
             Check::new("location.free_space", Status::Warn, msg)
-                .hint("free space with `modelenv prune --apply`, or `modelenv config set headroom 50GB` to change the target")
+                .hint("see what can go with `modelenv usage` and free it with `modelenv prune --apply`, or set the target with `modelenv config set headroom 20GB`")
         });
     }
     out
