@@ -545,6 +545,10 @@ fn no_store_at_all_is_said_plainly_not_an_error() {
     let env = TestEnv::new();
     let out = env.run(&["usage"]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
-    assert!(!common::stderr(&out).contains("error"), "{}", common::stderr(&out));
+    assert!(
+        !common::stderr(&out).contains("error"),
+        "{}",
+        common::stderr(&out)
+    );
     assert!(common::stdout(&out).contains("No model store exists yet"));
 }

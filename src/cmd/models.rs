@@ -224,7 +224,7 @@ pub fn ls(settings: &Settings, args: &LsArgs) -> Result<Exit> {
         println!(
             "{:<9} {:<48} {:<8} {:>10}  {a:<16} {md:<16} {}",
             m.store.name(),
-            m.id,
+            m.listed_id(),
             m.kind,
             human_size(m.bytes),
             m.refs.join(",")

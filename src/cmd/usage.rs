@@ -226,7 +226,7 @@ fn print_human(
         println!(
             "  {:<9} {:<44} {:<8} {:>10}  {accessed}",
             m.store.name(),
-            m.id,
+            m.listed_id(),
             m.kind,
             human_size(m.bytes)
         );

@@ -109,6 +109,7 @@ fn model_of(
         refs: Vec::new(),
         revisions: Vec::new(),
         contents: files,
+        archived: None,
     }
 }
 

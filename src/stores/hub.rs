@@ -95,7 +95,10 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
     repo_paths.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     let scans: Vec<RepoScan> = repo_paths
         .par_iter()
-        .map(|p| scan_repo(p, store, warnings))
+        .map(|p| match archive_target(root, p) {
+            None => scan_repo(p, store, warnings),
+            Some(at) => scan_archived(p, at, store, warnings),
+        })
         .collect();
 
     let mut inodes = InodeSet::default();
@@ -169,6 +172,62 @@ pub fn walk_files(dir: &Path, warnings: &Warnings) -> Vec<FileInfo> {
         warnings.push(e);
     }
     out
+}
+
+/// Where a repo folder that is a link (an archived model) points, made absolute.
+fn archive_target(root: &Path, repo: &Path) -> Option<PathBuf> {
+    if !fs::symlink_metadata(repo).ok()?.file_type().is_symlink() {
+        return None;
+    }
+    let t = fs::read_link(repo).ok()?;
+    Some(if t.is_absolute() { t } else { root.join(t) })
+}
+
+/// An archived repo: read where it is when its drive is there (its bytes are not the
+/// store's), else listed as offline, which is not corruption.
+fn scan_archived(repo: &Path, at: PathBuf, store: StoreKind, warnings: &Warnings) -> RepoScan {
+    if at.is_dir() {
+        let mut s = scan_repo(repo, store, warnings);
+        s.physical.clear();
+        if let Some(m) = &mut s.model {
+            m.archived = Some(super::Archived { at, online: true });
+        }
+        return s;
+    }
+    let name = repo
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (kind, id) = match name.split_once("--") {
+        Some((p, rest)) => (
+            repo_type(p).unwrap_or("model").to_owned(),
+            rest.replace("--", "/"),
+        ),
+        None => ("model".to_owned(), name.clone()),
+    };
+    warnings.push(format!(
+        "archive offline: {id} is archived to {}, which cannot be reached now (is its drive connected?)",
+        at.display()
+    ));
+    RepoScan {
+        model: Some(Model {
+            store,
+            id,
+            kind,
+            bytes: 0,
+            path: repo.to_path_buf(),
+            last_modified: None,
+            last_accessed: None,
+            files: 0,
+            refs: Vec::new(),
+            revisions: Vec::new(),
+            contents: Vec::new(),
+            archived: Some(super::Archived { at, online: false }),
+        }),
+        physical: Vec::new(),
+        reclaim: Vec::new(),
+        shared_targets: Vec::new(),
+    }
 }
 
 fn corrupt(repo: &Path, what: impl std::fmt::Display, warnings: &Warnings) {
@@ -291,6 +350,7 @@ fn scan_repo_inner(
         refs,
         revisions,
         contents,
+        archived: None,
     });
     Ok(())
 }

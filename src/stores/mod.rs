@@ -154,9 +154,29 @@ pub struct Model {
     /// The physical files behind it, for duplicate detection.
     #[serde(skip)]
     pub contents: Vec<FileInfo>,
+    /// Where the model was archived to (`models archive`): its folder in the store is a link
+    /// there, and its bytes are not the store's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived: Option<Archived>,
+}
+
+/// A model moved to another drive, and whether that drive is reachable now.
+#[derive(Clone, Debug, Serialize)]
+pub struct Archived {
+    pub at: PathBuf,
+    pub online: bool,
 }
 
 impl Model {
+    /// The id as listed: archived models are marked, and so is an archive whose drive is gone.
+    pub fn listed_id(&self) -> String {
+        match &self.archived {
+            None => self.id.clone(),
+            Some(a) if a.online => format!("{} [archived]", self.id),
+            Some(_) => format!("{} [archive offline]", self.id),
+        }
+    }
+
     /// `store:id`, as `models rm` takes it.
     pub fn qualified_id(&self) -> String {
         format!("{}:{}", self.store.name(), self.id)

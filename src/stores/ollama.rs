@@ -218,6 +218,7 @@ pub fn scan(root: &Path, warnings: &Warnings) -> StoreScan {
             refs: Vec::new(),
             revisions: Vec::new(),
             contents,
+            archived: None,
         });
     }
     if let Some(why) = &unreadable {
