@@ -214,3 +214,44 @@ fn headroom_is_read_back_as_written_and_documented() {
     let out = env.run(&["config", "set", "headroom", "lots"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn models_ls_names_each_copy_by_its_real_folder() {
+    let env = TestEnv::new();
+    for p in ["projects/a/model_cache", "projects/b/model_cache"] {
+        let r = Hub::new(&env.repo.join(p)).repo("model", "o/shared");
+        r.snapshot(&commit("s"), &[lfs("w.safetensors", b"same model")]);
+    }
+    let out = env.ok(&[
+        "models",
+        "ls",
+        "--dir",
+        "./projects/a/./model_cache",
+        "--dir",
+        "projects/b/../b/model_cache",
+    ]);
+    let ls = common::stdout(&out);
+    let rows: Vec<&str> = ls.lines().filter(|l| l.contains("o/shared")).collect();
+    assert_eq!(rows.len(), 2, "{ls}");
+    assert_ne!(rows[0], rows[1], "two copies, two different rows: {ls}");
+    assert!(!ls.contains("/./") && !ls.contains("/../"), "{ls}");
+}
+
+#[test]
+fn a_folder_that_does_not_exist_is_an_error_everywhere() {
+    let env = TestEnv::new();
+    for args in [
+        &["usage", "--dir", "/does/not/exist"][..],
+        &["models", "ls", "--dir", "/does/not/exist"],
+        &["dedupe", "--dir", "/does/not/exist"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+        assert!(common::stderr(&out).contains("/does/not/exist"), "{args:?}");
+    }
+}

@@ -53,7 +53,8 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
     } else {
         None
     };
-    let mut inv = inventory::read(settings, &args.dirs, &[]);
+    let dirs = super::given_dirs(settings, &args.dirs, "dedupe")?;
+    let mut inv = inventory::read(settings, &dirs, &[]);
     let contents: Vec<_> = inv
         .models
         .iter()
@@ -72,7 +73,7 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
         freed_bytes: 0,
         operations: Vec::new(),
     };
-    let roots = super::store_roots(settings, &args.dirs);
+    let roots = super::store_roots(settings, &dirs);
     let kind = match args.link {
         LinkKind::Hard => fsops::LinkKind::Hard,
         LinkKind::Reflink => fsops::LinkKind::Reflink,

@@ -16,7 +16,13 @@ use crate::ui;
 
 /// Reads the stores, showing a spinner on stderr if that takes over a second on a terminal.
 pub fn read(settings: &Settings, dirs: &[PathBuf], only: &[StoreKind]) -> Inventory {
-    let dirs: Vec<PathBuf> = dirs.iter().map(|d| settings.absolute(d)).collect();
+    // `./a` and `a/../b` printed as the folder they name; a link is kept as given.
+    let dirs: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| {
+            std::fs::canonicalize(settings.absolute(d)).unwrap_or_else(|_| settings.absolute(d))
+        })
+        .collect();
     let loc = Locations::from_settings(settings, dirs);
     let done = Arc::new(AtomicBool::new(false));
     let spinner = std::io::stderr().is_terminal().then(|| {

@@ -58,10 +58,19 @@ pub fn roots(
             None => anyhow::bail!("not inside a git repository: pass the folders to {verb}"),
         };
     }
+    given_dirs(settings, dirs, verb)
+}
+
+/// Folders given on the command line, each checked to exist and be a folder (else an error:
+/// exit 2), with `..` and links resolved so reports and checks see the real folder.
+pub fn given_dirs(
+    settings: &Settings,
+    dirs: &[std::path::PathBuf],
+    verb: &str,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
     dirs.iter()
         .map(|d| {
             let p = settings.absolute(d);
-            // `..` and links resolved, so reports and checks see the real folder.
             let real = std::fs::canonicalize(&p)
                 .map_err(|e| anyhow::anyhow!("cannot {verb} {}: {e}", p.display()))?;
             anyhow::ensure!(real.is_dir(), "cannot {verb} {}: not a folder", p.display());

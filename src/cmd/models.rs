@@ -10,7 +10,7 @@ use crate::settings::Settings;
 use crate::stores::{Model, Time};
 use crate::units::{ago, human_size, parse_duration, parse_size};
 
-use super::inventory;
+use super::{inventory, show};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
@@ -181,7 +181,11 @@ pub fn ls(settings: &Settings, args: &LsArgs) -> Result<Exit> {
         .iter()
         .map(|f| Filter::parse(f))
         .collect::<Result<_>>()?;
-    let inv = inventory::read(settings, &args.dirs, &args.stores);
+    let inv = inventory::read(
+        settings,
+        &super::given_dirs(settings, &args.dirs, "list models in")?,
+        &args.stores,
+    );
     let now = Time::now();
     let mut models: Vec<Model> = inv
         .models
@@ -209,8 +213,8 @@ pub fn ls(settings: &Settings, args: &LsArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     println!(
-        "{:<9} {:<48} {:<8} {:>10}  {:<16} {:<16} REFS",
-        "STORE", "ID", "TYPE", "SIZE", "ACCESSED", "MODIFIED"
+        "{:<9} {:<48} {:<8} {:>10}  {:<16} {:<16} {:<12} PATH",
+        "STORE", "ID", "TYPE", "SIZE", "ACCESSED", "MODIFIED", "REFS"
     );
     for m in &models {
         let a = m
@@ -222,12 +226,13 @@ pub fn ls(settings: &Settings, args: &LsArgs) -> Result<Exit> {
             .map(|t| ago((now - t.0) as i64))
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:<9} {:<48} {:<8} {:>10}  {a:<16} {md:<16} {}",
+            "{:<9} {:<48} {:<8} {:>10}  {a:<16} {md:<16} {:<12} {}",
             m.store.name(),
             m.listed_id(),
             m.kind,
             human_size(m.bytes),
-            m.refs.join(",")
+            m.refs.join(","),
+            show(settings, &m.path)
         );
     }
     println!(

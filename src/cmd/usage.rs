@@ -65,7 +65,11 @@ fn other_stores(settings: &Settings) -> Vec<OtherStore> {
 }
 
 pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
-    let mut inv = inventory::read(settings, &args.dirs, &args.stores);
+    let mut inv = inventory::read(
+        settings,
+        &super::given_dirs(settings, &args.dirs, "read")?,
+        &args.stores,
+    );
     let contents: Vec<_> = inv
         .models
         .iter()
