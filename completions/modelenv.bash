@@ -49,6 +49,9 @@ _modelenv() {
             modelenv,scan)
                 cmd="modelenv__subcmd__scan"
                 ;;
+            modelenv,share)
+                cmd="modelenv__subcmd__share"
+                ;;
             modelenv,uninstall)
                 cmd="modelenv__subcmd__uninstall"
                 ;;
@@ -112,6 +115,9 @@ _modelenv() {
             modelenv__subcmd__help,scan)
                 cmd="modelenv__subcmd__help__subcmd__scan"
                 ;;
+            modelenv__subcmd__help,share)
+                cmd="modelenv__subcmd__help__subcmd__share"
+                ;;
             modelenv__subcmd__help,uninstall)
                 cmd="modelenv__subcmd__help__subcmd__uninstall"
                 ;;
@@ -138,6 +144,9 @@ _modelenv() {
                 ;;
             modelenv__subcmd__help__subcmd__models,rm)
                 cmd="modelenv__subcmd__help__subcmd__models__subcmd__rm"
+                ;;
+            modelenv__subcmd__help__subcmd__share,init)
+                cmd="modelenv__subcmd__help__subcmd__share__subcmd__init"
                 ;;
             modelenv__subcmd__models,archive)
                 cmd="modelenv__subcmd__models__subcmd__archive"
@@ -169,6 +178,18 @@ _modelenv() {
             modelenv__subcmd__models__subcmd__help,rm)
                 cmd="modelenv__subcmd__models__subcmd__help__subcmd__rm"
                 ;;
+            modelenv__subcmd__share,help)
+                cmd="modelenv__subcmd__share__subcmd__help"
+                ;;
+            modelenv__subcmd__share,init)
+                cmd="modelenv__subcmd__share__subcmd__init"
+                ;;
+            modelenv__subcmd__share__subcmd__help,help)
+                cmd="modelenv__subcmd__share__subcmd__help__subcmd__help"
+                ;;
+            modelenv__subcmd__share__subcmd__help,init)
+                cmd="modelenv__subcmd__share__subcmd__help__subcmd__init"
+                ;;
             *)
                 ;;
         esac
@@ -176,7 +197,7 @@ _modelenv() {
 
     case "${cmd}" in
         modelenv)
-            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models prune scan dedupe migrate config completions help"
+            opts="-h -V --hf-home --custom-model-dir --help --version install uninstall init doctor usage models prune scan dedupe migrate config share completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -446,7 +467,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__help)
-            opts="install uninstall init doctor usage models prune scan dedupe migrate config completions help"
+            opts="install uninstall init doctor usage models prune scan dedupe migrate config share completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -700,6 +721,34 @@ _modelenv() {
         modelenv__subcmd__help__subcmd__scan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__share)
+            opts="init"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__help__subcmd__share__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1080,6 +1129,96 @@ _modelenv() {
                 return 0
             fi
             case "${prev}" in
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__share)
+            opts="-h -V --hf-home --custom-model-dir --help --version init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --hf-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --custom-model-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__share__subcmd__help)
+            opts="init help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__share__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__share__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        modelenv__subcmd__share__subcmd__init)
+            opts="-h -V --group --apply --dry-run --json --hf-home --custom-model-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --hf-home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -32,6 +32,28 @@ if ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv, yaml, ruam
 fi
 export MODELENV_TEST_PYTHON="$venv/bin/python"
 
+# The multi-user tests (tests/share.rs) run Python as other users, who cannot reach an
+# interpreter under root's home (pyenv): a second environment from the system interpreter,
+# in a folder every user can read.
+if [ "$(id -u)" -eq 0 ]; then
+  sysvenv="$PWD/target/test-venv-system"
+  if ! setpriv --reuid nobody --regid nogroup --clear-groups test -r "$PWD/scripts/test.sh" 2>/dev/null; then
+    sysvenv=/var/tmp/modelenv-test-venv-system
+  fi
+  if ! setpriv --reuid nobody --regid nogroup --clear-groups "$sysvenv/bin/python" -c 'import huggingface_hub' 2>/dev/null; then
+    echo "creating the system Python environment for the multi-user tests in $sysvenv" >&2
+    if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+    fi
+    rm -rf "$sysvenv"
+    /usr/bin/python3 -m venv "$sysvenv"
+    "$sysvenv/bin/pip" install --quiet --disable-pip-version-check huggingface_hub
+    chmod -R a+rX "$sysvenv"
+  fi
+  export MODELENV_TEST_SYSTEM_PYTHON="$sysvenv/bin/python"
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -93,11 +93,43 @@ pub enum Command {
         action: ConfigAction,
     },
 
+    /// Share a store with every member of a group (a workstation, a JupyterHub, a cluster)
+    Share {
+        #[command(subcommand)]
+        action: ShareAction,
+    },
+
     /// Print a shell completion script
     Completions {
         /// The shell to generate completions for
         shell: Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareAction {
+    /// Make DIR (an HF_HOME for everyone; created if missing) usable by every member of
+    /// --group whatever their umask: group owner, group read/write, setgid folders and a
+    /// default POSIX ACL where the filesystem has them. Dry run unless --apply; idempotent
+    Init(ShareInitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShareInitArgs {
+    /// The shared store folder (the HF_HOME every user points at)
+    pub dir: PathBuf,
+    /// The group whose members share it (name or number)
+    #[arg(long)]
+    pub group: String,
+    /// Change the folder and everything in it as the dry run lists
+    #[arg(long, conflicts_with = "dry_run")]
+    pub apply: bool,
+    /// Only show what would change (the default)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -78,6 +78,9 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
         Command::Config { action } => {
             cmd::config::run(&settings, &env, action).map(|()| cmd::Exit::Ok)
         }
+        Command::Share {
+            action: modelenv::cli::ShareAction::Init(args),
+        } => cmd::share::init(&settings, args),
         Command::Completions { shell } => cmd::completions::run(*shell).map(|()| cmd::Exit::Ok),
     }
 }

@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod models;
 pub mod prune;
 pub mod scan;
+pub mod share;
 pub mod uninstall;
 pub mod usage;
 

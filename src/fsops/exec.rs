@@ -365,6 +365,34 @@ impl Run {
                 }
             }
             Action::Move { from, to, verify } => self.move_one(from, to, verify),
+            Action::Share { target, gid, acl } => {
+                let r = resolve(&target.root, &target.rel, false)?;
+                let Some(now) = r.now else {
+                    return Err(refused(Refusal::Changed {
+                        path: r.path.clone(),
+                        what: "it is gone".into(),
+                    }));
+                };
+                // Only identity is checked: a folder others write to changes its mtime.
+                if let Some(seen) = &target.seen
+                    && (seen.kind, seen.dev, seen.ino) != (now.kind, now.dev, now.ino)
+                {
+                    return Err(refused(Refusal::Changed {
+                        path: r.path.clone(),
+                        what: "it was replaced".into(),
+                    }));
+                }
+                if now.dev != target.root.dev() {
+                    return Err(refused(Refusal::OtherFilesystem {
+                        path: r.path.clone(),
+                    }));
+                }
+                Ok(if super::share::share_at(&r, now.ino, *gid, *acl)? {
+                    Status::Done
+                } else {
+                    Status::AlreadyDone
+                })
+            }
             Action::Symlink { at, link } => {
                 let r = resolve(&at.root, &at.rel, true)?;
                 if let Some(now) = r.now {

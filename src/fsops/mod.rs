@@ -16,6 +16,7 @@ mod guard;
 pub mod hash;
 mod journal;
 mod plan;
+pub mod share;
 mod tree;
 mod write;
 

@@ -152,6 +152,9 @@ pub(crate) enum Action {
     },
     /// A folder (and its parents beneath the root).
     CreateDir { target: Target },
+    /// A folder or file given to a group: group owner, group bits, setgid on folders and,
+    /// with `acl`, a default ACL on folders (see `fsops::share`).
+    Share { target: Target, gid: u32, acl: bool },
 }
 
 mod bytes_as_text {
@@ -207,6 +210,7 @@ impl Action {
             Action::Check { target, .. } => ("check", target.path(), None),
             Action::Write { target, .. } => ("write", target.path(), None),
             Action::CreateDir { target } => ("create_dir", target.path(), None),
+            Action::Share { target, .. } => ("share", target.path(), None),
         };
         OpView { op, path, to }
     }
@@ -436,6 +440,15 @@ impl Plan {
             target,
             contents: contents.to_vec(),
         });
+        Ok(())
+    }
+
+    /// Gives `p` (a folder or regular file; one the plan creates earlier counts too) to the
+    /// group `gid` so its members can use it whatever their umask; `acl`: also a default ACL
+    /// on folders.
+    pub fn share(&mut self, root: &Root, p: &Path, gid: u32, acl: bool) -> Result<(), Refusal> {
+        let target = Target::any(root, p)?;
+        self.push(Action::Share { target, gid, acl });
         Ok(())
     }
 
