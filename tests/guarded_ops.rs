@@ -281,7 +281,9 @@ fn migrate_moves_the_users_files_whole_and_counts_every_byte() {
     let c = commit("x");
     r.snapshot(&c, &[lfs("w.safetensors", &[1u8; 3_000])]);
     r.git_ref("main", &c);
+    // An abandoned download (old, no lock held): it goes with the cache.
     let unfinished = r.incomplete(&[2u8; 500]);
+    age(&unfinished, 7200);
     let user: [(&str, &[u8]); 4] = [
         ("notes.txt", b"my notes"),
         ("extra/deep.txt", b"deeper"),

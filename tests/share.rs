@@ -311,3 +311,108 @@ fn share_init_refuses_what_it_cannot_do_changing_nothing() {
         common::stderr(&out)
     );
 }
+
+/// The modelenv binary, copied where every user can run it, run as user `i` with its own HOME.
+fn modelenv_as(env: &TestEnv, users: &Users, i: usize, args: &[&str]) -> Output {
+    let bin = env.tmp.path().join("modelenv");
+    if !bin.exists() {
+        std::fs::copy(common::bin(), &bin).unwrap();
+    }
+    let home = env.tmp.path().join(format!("home-{i}"));
+    if !home.exists() {
+        std::fs::create_dir(&home).unwrap();
+        let ok = Command::new("chown")
+            .args([&users.names[i], home.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    Command::new("setpriv")
+        .args([
+            "--reuid",
+            &users.names[i],
+            "--regid",
+            &users.names[i],
+            "--init-groups",
+        ])
+        .arg(&bin)
+        .args(args)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", common::sys_path())
+        .env("MODELENV_TEST_MTIME_AGE", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_user_without_rights_on_the_shared_store_is_refused_before_any_change() {
+    let Some((env, users, py, store)) = setup() else {
+        return;
+    };
+    let hub = store.join("hub");
+    let hub_s = hub.to_str().unwrap();
+    let out = users.python(
+        0,
+        &py,
+        DOWNLOAD,
+        &[hub_s, "o/m", "w.safetensors", "weights"],
+    );
+    assert!(ok(&out), "{}", common::stderr(&out));
+    // An abandoned download of A's, old enough for prune to take.
+    let part = hub
+        .join("models--o--m/blobs")
+        .join(format!("{}.incomplete", "e".repeat(64)));
+    let out = users.python(
+        0,
+        &py,
+        "import sys; open(sys.argv[1], 'wb').write(b'half')",
+        &[part.to_str().unwrap()],
+    );
+    assert!(ok(&out), "{}", common::stderr(&out));
+    let t = filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - 7200, 0);
+    filetime::set_file_times(&part, t, t).unwrap();
+
+    let before = env.snapshot();
+    let out = modelenv_as(
+        &env,
+        &users,
+        1,
+        &["prune", "--apply", "--hf-home", store.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("cannot change"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(part.exists());
+    let changed: Vec<_> = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    )
+    .into_iter()
+    // B's own home (modelenv's state) and the copy of the binary are not the store.
+    .filter(|p| !p.starts_with("home-1") && p != Path::new("modelenv"))
+    .collect();
+    assert!(changed.is_empty(), "{changed:?}");
+
+    // Shared with the group, the same prune by B frees A's abandoned download.
+    env.ok(&[
+        "share",
+        "init",
+        store.to_str().unwrap(),
+        "--group",
+        &users.group,
+        "--apply",
+    ]);
+    let out = modelenv_as(
+        &env,
+        &users,
+        1,
+        &["prune", "--apply", "--hf-home", store.to_str().unwrap()],
+    );
+    assert!(ok(&out), "{}", common::stderr(&out));
+    assert!(!part.exists());
+}

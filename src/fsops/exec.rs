@@ -183,6 +183,58 @@ fn verify_at(r: &Resolved, verify: &Verify) -> Result<(), Failure> {
     }
 }
 
+/// The folders an operation changes the entries of (where this user needs write access).
+fn changed_dirs(a: &Action) -> Vec<PathBuf> {
+    let parent = |t: &Target| t.path().parent().map(Path::to_path_buf);
+    let v = match a {
+        Action::Remove { target }
+        | Action::RemoveUnreached { target, .. }
+        | Action::RemoveEmptyDir { target }
+        | Action::Write { target, .. }
+        | Action::CreateDir { target } => vec![parent(target)],
+        Action::RemoveTree { target, .. } => vec![parent(target), Some(target.path())],
+        Action::Move { from, to, .. } => vec![parent(from), parent(to)],
+        Action::Symlink { at, .. } => vec![parent(at)],
+        Action::Link { copy, .. } => vec![parent(copy)],
+        Action::Check { .. } | Action::Share { .. } => vec![],
+    };
+    v.into_iter().flatten().collect()
+}
+
+/// Check everything, then change: every folder the plan changes must be writable by this
+/// user (a store shared with others, a read-only mount), or nothing is done.
+fn preflight(plan: &Plan) -> Result<()> {
+    let mut seen = HashSet::new();
+    let mut denied: Vec<(PathBuf, Errno)> = Vec::new();
+    for s in &plan.steps {
+        for dir in changed_dirs(&s.action) {
+            let Some(existing) = dir.ancestors().find(|a| a.exists()).map(Path::to_path_buf) else {
+                continue;
+            };
+            if !seen.insert(existing.clone()) {
+                continue;
+            }
+            let access = rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK;
+            if let Err(e @ (Errno::ACCESS | Errno::PERM | Errno::ROFS)) =
+                rustix::fs::accessat(rustix::fs::CWD, &existing, access, AtFlags::EACCESS)
+            {
+                denied.push((existing, e));
+            }
+        }
+    }
+    if let Some((first, e)) = denied.first() {
+        let more = match denied.len() {
+            1 => String::new(),
+            n => format!(" and {} more folder(s)", n - 1),
+        };
+        anyhow::bail!(
+            "this user cannot change {}{more} ({e}); nothing was changed. For a store shared with other users, its owner or root can run `modelenv share init` on it",
+            first.display()
+        );
+    }
+    Ok(())
+}
+
 fn rename_noreplace(a: &Resolved, b: &Resolved, to: &OsStr) -> Result<(), Errno> {
     match rustix::fs::renameat_with(&a.dir, a.name(), &b.dir, to, RenameFlags::NOREPLACE) {
         Err(Errno::INVAL | Errno::NOSYS) => {
@@ -231,6 +283,7 @@ impl Run {
         if plan.is_empty() {
             return Ok(Outcome::default());
         }
+        preflight(plan)?;
         let mut journal = Journal::begin(&self.state_dir, &self.command, plan)?;
         let before = tree::bytes_read();
         let mut out = self.run_steps(&plan.steps, &HashSet::new(), Some(&mut journal));
