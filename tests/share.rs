@@ -416,3 +416,98 @@ fn a_user_without_rights_on_the_shared_store_is_refused_before_any_change() {
     assert!(ok(&out), "{}", common::stderr(&out));
     assert!(!part.exists());
 }
+
+/// The `shared.*` checks of a doctor run as user `i`: (id, status, message).
+fn shared_checks(
+    env: &TestEnv,
+    users: &Users,
+    i: usize,
+    store: &Path,
+) -> Vec<(String, String, String)> {
+    let out = modelenv_as(
+        env,
+        users,
+        i,
+        &[
+            "doctor",
+            "--json",
+            "--no-probe",
+            "--hf-home",
+            store.to_str().unwrap(),
+        ],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", common::stderr(&out)));
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("shared."))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+                c["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_doctor_run_as_another_user_names_each_permission_problem_until_share_init() {
+    let Some((env, users, py, store)) = setup() else {
+        return;
+    };
+    let hub = store.join("hub");
+    let out = users.python(
+        0,
+        &py,
+        DOWNLOAD,
+        &[hub.to_str().unwrap(), "o/m", "w.safetensors", "w"],
+    );
+    assert!(ok(&out), "{}", common::stderr(&out));
+    // A 0644 lock file of A's, as older huggingface_hub versions leave them.
+    let lock = hub.join(".locks/models--o--m/old.lock");
+    let out = users.python(
+        0,
+        &py,
+        "import os, sys; os.close(os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644))",
+        &[lock.to_str().unwrap()],
+    );
+    assert!(ok(&out), "{}", common::stderr(&out));
+
+    let before = shared_checks(&env, &users, 1, &store);
+    let has = |checks: &[(String, String, String)], id: &str, status: &str, text: &str| {
+        checks
+            .iter()
+            .any(|(i, s, m)| i == id && s == status && m.contains(text))
+    };
+    assert!(
+        has(&before, "shared.access", "fail", &users.names[0]),
+        "{before:#?}"
+    );
+    assert!(
+        has(&before, "shared.permissions", "warn", "old.lock"),
+        "{before:#?}"
+    );
+    assert!(
+        has(&before, "shared.setgid", "warn", "setgid"),
+        "{before:#?}"
+    );
+
+    env.ok(&[
+        "share",
+        "init",
+        store.to_str().unwrap(),
+        "--group",
+        &users.group,
+        "--apply",
+    ]);
+    let after = shared_checks(&env, &users, 1, &store);
+    let bad: Vec<_> = after.iter().filter(|(_, s, _)| s != "pass").collect();
+    assert!(bad.is_empty(), "{after:#?}");
+    assert!(
+        has(&after, "shared.access", "pass", "can take locks"),
+        "{after:#?}"
+    );
+}

@@ -16,6 +16,7 @@ mod locations;
 mod ollama;
 mod python;
 mod repo;
+mod shared;
 mod shells;
 
 use std::io::Read;
@@ -93,6 +94,7 @@ struct Central {
 pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     let timeout = Duration::from_secs(args.timeout);
     let mut checks = locations::checks(settings);
+    checks.extend(shared::checks(settings));
     checks.extend(locations::libraries(
         settings,
         env,
