@@ -6,31 +6,12 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
-use std::process::Command;
 
 use common::TestEnv;
 use common::fixtures::{Hub, commit, lfs, sha256_hex};
 use serde_json::Value;
 
-/// `try_to_load_from_cache` with the real huggingface_hub against the hub cache `hub`.
-fn loads(env: &TestEnv, hub: &Path, repo: &str, file: &str) -> Option<Vec<u8>> {
-    let out = Command::new(common::python())
-        .args([
-            "-c",
-            "import sys\nfrom huggingface_hub import try_to_load_from_cache as t\np = t(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])\nsys.stdout.write(open(p).read() if isinstance(p, str) else '')",
-            repo,
-            file,
-            hub.to_str().unwrap(),
-        ])
-        .env_clear()
-        .env("HOME", &env.home)
-        .env("PATH", common::sys_path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    (!out.stdout.is_empty()).then_some(out.stdout)
-}
+use common::load_from_cache as loads;
 
 #[test]
 fn an_exported_hf_home_is_adopted_by_install_init_usage_and_migrate() {
@@ -106,13 +87,7 @@ fn an_old_hub_cache_is_shown_and_merged_whole_by_migrate_store() {
     // The dry run changes nothing; --apply merges every file.
     let before = env.snapshot();
     env.ok(&["migrate", "--store", old.to_str().unwrap()]);
-    assert!(
-        common::changed(
-            &common::user_files(&before),
-            &common::user_files(&env.snapshot())
-        )
-        .is_empty()
-    );
+    assert!(env.user_changes(&before).is_empty());
     let out = env.ok(&[
         "migrate",
         "--store",
@@ -166,13 +141,7 @@ fn migrate_store_refuses_what_is_not_another_hub_cache() {
             "{}",
             common::stderr(&out)
         );
-        assert!(
-            common::changed(
-                &common::user_files(&before),
-                &common::user_files(&env.snapshot())
-            )
-            .is_empty()
-        );
+        assert!(env.user_changes(&before).is_empty());
     }
 }
 

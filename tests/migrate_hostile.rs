@@ -37,10 +37,7 @@ fn a_central_hub_that_is_a_link_into_the_project_is_never_migrated_into_itself()
     // The project holds the real hub: it is refused as a whole, nothing changed.
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
     assert!(common::stderr(&out).contains("modelenv manages"));
-    let changed = common::changed(
-        &common::user_files(&before),
-        &common::user_files(&env.snapshot()),
-    );
+    let changed = env.user_changes(&before);
     assert!(changed.is_empty(), "{changed:?}");
     let blobs = mc.join("models--o--m/blobs");
     assert_eq!(fs::read_dir(&blobs).unwrap().count(), 1);
@@ -369,10 +366,7 @@ fn a_damaged_local_blob_leaves_both_copies_and_the_cache() {
     assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
     assert_eq!(fs::read(&central).unwrap(), b"the real weights");
     assert_eq!(fs::read(&local).unwrap(), b"the real weighTs");
-    let changed = common::changed(
-        &common::user_files(&before),
-        &common::user_files(&env.snapshot()),
-    );
+    let changed = env.user_changes(&before);
     assert!(changed.is_empty(), "{changed:?}");
 }
 
@@ -386,10 +380,7 @@ fn both_copies_damaged_keeps_both() {
     assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
     assert_eq!(fs::read(&central).unwrap(), b"the real weighTs");
     assert_eq!(fs::read(&local).unwrap(), b"the real weightS");
-    let changed = common::changed(
-        &common::user_files(&before),
-        &common::user_files(&env.snapshot()),
-    );
+    let changed = env.user_changes(&before);
     assert!(changed.is_empty(), "{changed:?}");
 }
 
@@ -414,10 +405,7 @@ fn a_folder_holding_the_central_store_by_another_spelling_is_refused() {
         "{}",
         common::stderr(&out)
     );
-    let changed = common::changed(
-        &common::user_files(&before),
-        &common::user_files(&env.snapshot()),
-    );
+    let changed = env.user_changes(&before);
     assert!(changed.is_empty(), "{changed:?}");
 }
 
@@ -449,10 +437,7 @@ fn a_source_folder_named_like_a_cache_is_not_moved() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["caches"].as_array().unwrap().len(), 0, "{report}");
-    let changed = common::changed(
-        &common::user_files(&before),
-        &common::user_files(&env.snapshot()),
-    );
+    let changed = env.user_changes(&before);
     assert!(changed.is_empty(), "{changed:?}");
 }
 
@@ -507,10 +492,7 @@ fn a_model_archived_into_a_repo_is_not_migrated() {
     let before = env.snapshot();
     let out = migrate(&env, &["--apply", "--json"]);
     assert_ne!(out.status.code(), Some(101), "{}", common::stderr(&out));
-    let changed = common::changed(
-        &common::user_files(&before),
-        &common::user_files(&env.snapshot()),
-    );
+    let changed = env.user_changes(&before);
     assert!(changed.is_empty(), "{changed:?}");
     // Left alone for what it is (an archive), not for a failure on the way.
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -529,21 +511,7 @@ fn a_model_archived_into_a_repo_is_not_migrated() {
 fn hold_state_lock(env: &TestEnv, secs: &str) -> std::process::Child {
     let state = env.home.join(".local/state/modelenv");
     fs::create_dir_all(&state).unwrap();
-    let lock = state.join("modelenv.lock");
-    let mut c = std::process::Command::new("flock")
-        .args(["--nonblock", "--close", lock.to_str().unwrap(), "sh", "-c"])
-        .arg(format!("echo held; exec sleep {secs}"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("flock (util-linux) is installed by scripts/test.sh");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "held");
-    c
+    common::hold_flock(&state.join("modelenv.lock"), secs)
 }
 
 #[test]
@@ -573,10 +541,7 @@ fn a_lock_held_by_another_run_is_refused_changing_nothing() {
         "{}",
         common::stderr(&out)
     );
-    let changed = common::changed(
-        &common::user_files(&before),
-        &common::user_files(&env.snapshot()),
-    );
+    let changed = env.user_changes(&before);
     assert!(changed.is_empty(), "{changed:?}");
     assert!(mc.exists());
 }
@@ -609,23 +574,7 @@ fn a_download_in_progress_in_a_project_cache_keeps_the_cache() {
         .join(".locks/models--o--m")
         .join(format!("{}.lock", "a".repeat(64)));
     fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    let mut holder = std::process::Command::new("flock")
-        .args([
-            "--close",
-            lock.to_str().unwrap(),
-            "sh",
-            "-c",
-            "echo held; exec sleep 30",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    let mut holder = common::hold_flock(&lock, "30");
     let out = migrate(&env, &["--apply"]);
     holder.kill().unwrap();
     holder.wait().unwrap();

@@ -73,20 +73,8 @@ fn the_first_five_minutes_work_on_the_seed_monorepo() {
     let hub = env.home.join(".cache/huggingface/hub");
     for (id, files) in &models {
         for (file, data) in files {
-            let got = Command::new(common::python())
-                .args([
-                    "-c",
-                    "import sys\nfrom huggingface_hub import try_to_load_from_cache as t\np = t(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])\nsys.stdout.buffer.write(open(p, 'rb').read())",
-                    id,
-                    file,
-                    hub.to_str().unwrap(),
-                ])
-                .env_clear()
-                .env("HOME", &env.home)
-                .output()
-                .unwrap();
-            assert!(got.status.success(), "{id}: {}", common::stderr(&got));
-            assert_eq!(&got.stdout, data, "{id} {file}");
+            let got = common::load_from_cache(&env, &hub, id, file);
+            assert_eq!(got.as_deref(), Some(&data[..]), "{id} {file}");
         }
     }
     for p in common::fixtures::SEED_PROJECTS {

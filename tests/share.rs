@@ -189,13 +189,7 @@ fn share_init_lets_every_member_lock_and_add_blobs_whatever_their_umask() {
     let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert!(dry["changes"].as_u64().unwrap() > 0, "{dry}");
     assert_eq!(dry["applied"], false);
-    assert!(
-        common::changed(
-            &common::user_files(&before),
-            &common::user_files(&env.snapshot())
-        )
-        .is_empty()
-    );
+    assert!(env.user_changes(&before).is_empty());
 
     let out = env.ok(&[
         "share",
@@ -280,13 +274,7 @@ fn share_init_refuses_what_it_cannot_do_changing_nothing() {
             common::stderr(&out)
         );
     }
-    assert!(
-        common::changed(
-            &common::user_files(&before),
-            &common::user_files(&env.snapshot())
-        )
-        .is_empty()
-    );
+    assert!(env.user_changes(&before).is_empty());
     // A user outside the group cannot give files to it.
     let out = Command::new("setpriv")
         .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])

@@ -225,3 +225,53 @@ pub fn killed(out: &std::process::Output) -> bool {
     use std::os::unix::process::ExitStatusExt;
     out.status.signal() == Some(9)
 }
+
+impl TestEnv {
+    /// The user's files that differ from `before` (modelenv's own config and state, folders
+    /// and lock files left out): what a refusal must leave empty.
+    pub fn user_changes(&self, before: &BTreeMap<PathBuf, Entry>) -> Vec<PathBuf> {
+        changed(&user_files(before), &user_files(&self.snapshot()))
+    }
+}
+
+/// Holds an exclusive `flock` on `lock` with util-linux `flock` for `secs` seconds; returns once
+/// it is held. The command run under the lock does not inherit it (`--close`), so killing the
+/// returned child releases it.
+pub fn hold_flock(lock: &Path, secs: &str) -> std::process::Child {
+    let mut c = Command::new("flock")
+        .args(["--nonblock", "--close"])
+        .arg(lock)
+        .args(["sh", "-c"])
+        .arg(format!("echo held; exec sleep {secs}"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flock (util-linux) is installed by scripts/test.sh");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held", "flock did not take {}", lock.display());
+    c
+}
+
+/// What the real huggingface_hub's `try_to_load_from_cache` returns for `repo`/`file` in the
+/// hub cache `hub`: the file's bytes, or `None` when it is not cached.
+pub fn load_from_cache(env: &TestEnv, hub: &Path, repo: &str, file: &str) -> Option<Vec<u8>> {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import sys\nfrom huggingface_hub import try_to_load_from_cache as t\np = t(sys.argv[1], sys.argv[2], cache_dir=sys.argv[3])\nsys.stdout.buffer.write(open(p, 'rb').read() if isinstance(p, str) else b'')",
+            repo,
+            file,
+        ])
+        .arg(hub)
+        .env_clear()
+        .env("HOME", &env.home)
+        .env("PATH", sys_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (!out.stdout.is_empty()).then_some(out.stdout)
+}
