@@ -60,6 +60,8 @@ pub enum Source {
     Default,
     /// Adopted from this process's environment: where the user's libraries look today.
     Environment,
+    /// `/etc/modelenv/config.toml`, written by `install --system` for every user.
+    System,
     Config,
     Flag,
 }
@@ -69,6 +71,7 @@ impl Source {
         match self {
             Source::Default => "the libraries' default",
             Source::Environment => "adopted from the environment",
+            Source::System => "the system-wide config",
             Source::Config => "modelenv's config",
             Source::Flag => "the command line",
         }
@@ -92,6 +95,8 @@ pub struct Settings {
     pub unexpressible: Vec<String>,
     pub config_home: PathBuf,
     pub config_path: PathBuf,
+    /// The system-wide config every user's modelenv reads (below the user's own config).
+    pub system_config_path: PathBuf,
     pub state_dir: PathBuf,
     /// `${XDG_CACHE_HOME:-~/.cache}/modelenv`: the hash cache.
     pub cache_dir: PathBuf,
@@ -144,23 +149,30 @@ impl Settings {
         let state_home = xdg("XDG_STATE_HOME", ".local/state");
         let config_path = config_home.join("modelenv").join("config.toml");
         let config = Config::load(&config_path)?;
+        let system_config_path = env
+            .non_empty("MODELENV_SYSTEM_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/etc/modelenv/config.toml"));
+        let system_config = Config::load(&system_config_path)?;
 
-        let expand_cfg = |key: &str| -> Result<Option<PathBuf>> {
+        let expand_in = |config: &Config, path: &Path, key: &str| -> Result<Option<PathBuf>> {
             match config.get_str(key)? {
                 None => Ok(None),
                 Some(raw) => {
                     let p = expand_path(&raw, &home, env)
-                        .with_context(|| format!("{}: key `{key}`", config_path.display()))?;
+                        .with_context(|| format!("{}: key `{key}`", path.display()))?;
                     if !p.is_absolute() {
                         bail!(
                             "{}: `{key}` must be an absolute path (or start with ~/), got {raw:?}",
-                            config_path.display()
+                            path.display()
                         );
                     }
                     Ok(Some(normalize(&p)))
                 }
             }
         };
+        let expand_cfg = |key: &str| expand_in(&config, &config_path, key);
+        let expand_system = |key: &str| expand_in(&system_config, &system_config_path, key);
         // What the libraries resolve today, from this process's environment (huggingface_hub
         // expands `~` and `$VAR` in HF_HOME; a relative value is per-project, never adopted).
         let adopted = |key: &str, expand: bool| -> Option<PathBuf> {
@@ -187,10 +199,11 @@ impl Settings {
                 let p = if f.is_absolute() { f } else { cwd.join(f) };
                 return Ok((normalize(&p), Source::Flag));
             }
-            Ok(match (expand_cfg(key)?, env_value) {
-                (Some(p), _) => (p, Source::Config),
-                (None, Some(p)) => (p, Source::Environment),
-                (None, None) => (default, Source::Default),
+            Ok(match (expand_cfg(key)?, expand_system(key)?, env_value) {
+                (Some(p), _, _) => (p, Source::Config),
+                (None, Some(p), _) => (p, Source::System),
+                (None, None, Some(p)) => (p, Source::Environment),
+                (None, None, None) => (default, Source::Default),
             })
         };
         let default_hf_home = cache_home.join("huggingface");
@@ -289,6 +302,7 @@ impl Settings {
             unexpressible,
             config_home,
             config_path,
+            system_config_path,
             state_dir: state_home.join("modelenv"),
             cache_dir: cache_home.join("modelenv"),
             headroom,
@@ -388,12 +402,19 @@ pub fn normalize(p: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests build their files by hand
 mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut pairs = pairs.to_vec();
+        // Never this machine's /etc/modelenv.
+        pairs.push((
+            "MODELENV_SYSTEM_CONFIG",
+            "/nonexistent/modelenv/config.toml",
+        ));
         Settings::resolve(
-            &Env::from_pairs(pairs),
+            &Env::from_pairs(&pairs),
             Path::new("/work"),
             &Overrides::default(),
         )
@@ -441,6 +462,44 @@ mod tests {
             ..s
         };
         assert_eq!(s.headroom_for(4_000_000_000_000), 7);
+    }
+
+    #[test]
+    fn the_system_config_sits_between_the_users_config_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let system = dir.path().join("system.toml");
+        std::fs::write(
+            &system,
+            "hf_home = \"/srv/hf\"\nollama_models = \"/srv/ollama\"\n",
+        )
+        .unwrap();
+        let resolve = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("HOME", home.to_str().unwrap()),
+                ("MODELENV_SYSTEM_CONFIG", system.to_str().unwrap()),
+            ];
+            all.extend_from_slice(pairs);
+            Settings::resolve(
+                &Env::from_pairs(&all),
+                Path::new("/w"),
+                &Overrides::default(),
+            )
+            .unwrap()
+        };
+        let s = resolve(&[("HF_HOME", "/mine/hf")]);
+        assert_eq!(s.hf_home, Path::new("/srv/hf"));
+        assert_eq!(s.hf_home_source, Source::System);
+        std::fs::create_dir_all(home.join(".config/modelenv")).unwrap();
+        std::fs::write(
+            home.join(".config/modelenv/config.toml"),
+            "hf_home = \"/own/hf\"\n",
+        )
+        .unwrap();
+        let s = resolve(&[]);
+        assert_eq!(s.hf_home, Path::new("/own/hf"));
+        assert_eq!(s.hf_home_source, Source::Config);
+        assert_eq!(s.ollama_models, Path::new("/srv/ollama"));
     }
 
     #[test]

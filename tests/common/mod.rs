@@ -59,6 +59,11 @@ impl TestEnv {
             .env("SHELL", "/bin/bash")
             // Tests make old files with utimes, which cannot set ctime (one test unsets this).
             .env("MODELENV_TEST_MTIME_AGE", "1")
+            // Never this machine's /etc/modelenv: the system config is the test's own.
+            .env(
+                "MODELENV_SYSTEM_CONFIG",
+                self.tmp.path().join("etc/modelenv/config.toml"),
+            )
             .current_dir(&self.repo);
         for (k, v) in &self.extra_env {
             c.env(k, v);
