@@ -105,20 +105,40 @@ in_checkout() {
 }
 
 install_from_source() {
-    need cargo
+    if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
+        err "building from source needs Rust (cargo and rustc): install it with rustup, open a new shell, then run this again"
+    fi
     _src="${0%/install.sh}"
     say "building from source in $_src"
-    need rustc
     _host=$(rustc -vV | sed -n 's/^host: //p')
     # Linux builds are static: `modelenv init` then starts without dynamic loader work.
     case "$_host" in
         *-linux-gnu) _flags="${RUSTFLAGS:-} -C target-feature=+crt-static" ;;
         *) _flags="${RUSTFLAGS:-}" ;;
     esac
-    RUSTFLAGS="$_flags" cargo build --release --locked --target "$_host" --manifest-path "$_src/Cargo.toml" || err "the build failed"
-    mkdir -p "$1" || err "cannot create $1"
-    cp "$_src/target/$_host/release/modelenv" "$1/modelenv.tmp" || err "cannot write $1/modelenv"
-    mv "$1/modelenv.tmp" "$1/modelenv" || err "cannot write $1/modelenv"
+    # The binary is where cargo says it put it (CARGO_TARGET_DIR, cargo's configuration), read
+    # from its JSON messages on stdout; its errors still go to stderr.
+    _json=$(RUSTFLAGS="$_flags" cargo build --release --locked --bin modelenv --target "$_host" \
+        --manifest-path "$_src/Cargo.toml" --message-format=json-render-diagnostics) ||
+        err "the build failed (cargo's errors are above); nothing was installed"
+    _bin=$(printf '%s\n' "$_json" | grep '"reason":"compiler-artifact"' | grep '"kind":\["bin"\]' |
+        sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+    case "$_bin" in
+        "") err "cargo built no modelenv binary that it reported; nothing was installed" ;;
+        *\\*) err "cargo's build folder ($_bin) has a backslash or quote in its path; set CARGO_TARGET_DIR to a plain path" ;;
+    esac
+    [ -f "$_bin" ] || err "cargo reported $_bin, which is not a file; nothing was installed"
+    put_binary "$_bin" "$1"
+}
+
+# put_binary FILE DIR: DIR/modelenv becomes a copy of FILE, replaced in one rename.
+put_binary() {
+    mkdir -p "$2" || err "cannot create the folder $2"
+    if ! cp "$1" "$2/modelenv.tmp" || ! chmod 755 "$2/modelenv.tmp"; then
+        rm -f "$2/modelenv.tmp"
+        err "cannot copy $1 to $2/modelenv.tmp"
+    fi
+    mv "$2/modelenv.tmp" "$2/modelenv" || err "cannot rename $2/modelenv.tmp to $2/modelenv"
 }
 
 install_release() {
@@ -145,10 +165,33 @@ install_release() {
     mkdir "$_tmp/x" || err "cannot create a temporary folder"
     tar -xzf "$_tmp/$_name" -C "$_tmp/x" || err "cannot unpack $_name"
     [ -f "$_tmp/x/modelenv" ] || err "$_name holds no modelenv binary"
-    mkdir -p "$_dir" || err "cannot create $_dir"
-    cp "$_tmp/x/modelenv" "$_dir/modelenv.tmp" || err "cannot write $_dir/modelenv"
-    chmod 755 "$_dir/modelenv.tmp" || err "cannot write $_dir/modelenv"
-    mv "$_dir/modelenv.tmp" "$_dir/modelenv" || err "cannot write $_dir/modelenv"
+    put_binary "$_tmp/x/modelenv" "$_dir"
+}
+
+# quote_sh WORD: WORD in single quotes for sh, bash and zsh.
+quote_sh() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# quote_fish WORD: WORD in single quotes for fish (which escapes \\ and \' inside them).
+quote_fish() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/[\\\\']/\\\\&/g")"
+}
+
+# path_command DIR: the command that puts DIR in front of PATH in the user's shell ($SHELL).
+# shellcheck disable=SC2016 # $PATH and $HOME are for the user's shell to expand
+path_command() {
+    case "${SHELL:-}" in
+        */fish) printf 'set -gx PATH %s $PATH\n' "$(quote_fish "$1")" ;;
+        */csh | */tcsh) printf 'setenv PATH %s:"$PATH"\n' "$(quote_sh "$1")" ;;
+        *)
+            if [ "$1" = "$HOME/.local/bin" ]; then
+                printf 'export PATH="$HOME/.local/bin:$PATH"\n'
+            else
+                printf 'export PATH=%s:"$PATH"\n' "$(quote_sh "$1")"
+            fi
+            ;;
+    esac
 }
 
 main() {
@@ -189,7 +232,14 @@ main() {
     esac
     case ":${PATH:-}:" in
         *":$_to:"*) ;;
-        *) say "$_to is not on your PATH; add this line to your shell's startup file: export PATH=\"$_to:\$PATH\"" ;;
+        *)
+            case "$_pass" in
+                *--no-modify-profile*) say "$_to is not on PATH: to use modelenv in this shell, run the line below, and add it to your shell's startup file for the next ones" ;;
+                *) say "$_to is not on this shell's PATH yet: to use modelenv in this shell now, run" ;;
+            esac
+            # Alone on stdout's last line: the one command to copy.
+            path_command "$_to"
+            ;;
     esac
 }
 
