@@ -7,10 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
 command -v zoxide >/dev/null || { echo "needs zoxide (cargo install zoxide)" >&2; exit 2; }
-# The binary as released: scripts/dist.sh builds it (static on Linux).
-bin=$(scripts/dist.sh "$(mktemp -d)" >/dev/null && printf '%s' "$PWD/target/$(rustc -vV | sed -n 's/^host: //p')/release/modelenv")
+# The binary as released: the one in scripts/dist.sh's archive (static on Linux), wherever
+# cargo built it.
+dist=$(mktemp -d)
 home=$(mktemp -d)
-trap 'rm -rf "$home"' EXIT
+trap 'rm -rf "$home" "$dist"' EXIT
+archive=$(scripts/dist.sh "$dist")
+tar -xzf "$archive" -C "$dist" modelenv
+bin="$dist/modelenv"
 mkdir -p "$home/.config/modelenv"
 printf 'hf_home = "~/.cache/huggingface"\ncustom_model_dir = "~/models"\n' > "$home/.config/modelenv/config.toml"
 export HOME="$home"

@@ -149,7 +149,7 @@ fn piped_to_dash_it_installs_the_binary_and_the_profile_block() {
     let bin = env.home.join(".local/bin/modelenv");
     assert!(bin.is_file());
     assert!(
-        common::stderr(&out).contains("is not on your PATH"),
+        common::stderr(&out).contains("not on this shell's PATH"),
         "{}",
         common::stderr(&out)
     );
@@ -311,7 +311,7 @@ fn options_pass_through_and_sudo_is_refused() {
         !env.home.join(".zshenv").exists(),
         "--no-modify-profile was not passed through"
     );
-    assert!(!common::stderr(&out).contains("not on your PATH"));
+    assert!(!common::stderr(&out).contains("not on"));
 
     let env2 = TestEnv::new();
     s.extend_from_slice(b"\n");
@@ -354,5 +354,57 @@ fn it_runs_under_bash_zsh_sh_mode_and_busybox_ash() {
         );
         assert!(out.status.success(), "{shell:?}: {}", common::stderr(&out));
         assert!(env.home.join(".local/bin/modelenv").is_file(), "{shell:?}");
+    }
+}
+
+/// The last line of stdout, run in the user's shell ($SHELL) with the PATH it had, makes that
+/// shell find `modelenv`: for the default folder and a `--to` folder with a space and quotes.
+#[test]
+fn it_ends_with_the_one_command_that_puts_modelenv_on_this_shells_path() {
+    let server = serve(dist());
+    for shell in ["bash", "zsh", "dash", "fish"] {
+        common::require(shell);
+        let shell_path = which::which(shell).unwrap();
+        for to in [None, Some("it's a \"bin\" $HOME")] {
+            let env = TestEnv::new();
+            let dir = to.map(|t| env.tmp.path().join(t));
+            let mut args = vec!["--no-modify-profile"];
+            if shell == "dash" {
+                // modelenv configures bash, zsh and fish; a dash user names one.
+                args.extend(["--shell", "bash"]);
+            }
+            if let Some(d) = &dir {
+                args.extend(["--to", d.to_str().unwrap()]);
+            }
+            let out = pipe_to(
+                &env,
+                &["dash", "-s"],
+                &script(),
+                &args,
+                &server.url,
+                &common::sys_path(),
+                &[("SHELL", shell_path.to_str().unwrap())],
+            );
+            assert!(out.status.success(), "{shell}: {}", common::stderr(&out));
+            let stdout = common::stdout(&out);
+            let cmd = stdout.lines().last().unwrap();
+            let want = dir
+                .unwrap_or_else(|| env.home.join(".local/bin"))
+                .join("modelenv");
+            let found = Command::new(&shell_path)
+                .arg("-c")
+                .arg(format!("{cmd}\ncommand -v modelenv"))
+                .env_clear()
+                .env("HOME", &env.home)
+                .env("PATH", common::sys_path())
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&found.stdout).trim(),
+                want.display().to_string(),
+                "{shell} ran `{cmd}`: {}",
+                common::stderr(&found)
+            );
+        }
     }
 }
