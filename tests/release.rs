@@ -42,7 +42,7 @@ fn text(o: &Output) -> String {
 
 // --- The naming check ------------------------------------------------------------------------
 
-/// What the release workflow says, read with a real YAML parser (PyYAML in the test venv).
+/// What the release workflow says, read with a YAML parser (yaml-rust2, as src/configfile.rs).
 struct Workflow {
     targets: Vec<String>,
     build_runs: Vec<String>,
@@ -50,37 +50,37 @@ struct Workflow {
 }
 
 fn read_workflow(path: &Path) -> Result<Workflow, String> {
-    let script = r#"
-import json, sys, yaml
-w = yaml.safe_load(open(sys.argv[1]))
-jobs = w["jobs"]
-runs = lambda job: [s.get("run", "") for s in jobs[job]["steps"]]
-print(json.dumps({
-    "targets": [e["target"] for e in jobs["build"]["strategy"]["matrix"]["include"]],
-    "build": runs("build"),
-    "publish": runs("publish"),
-}))
-"#;
-    let out = Command::new(common::python())
-        .args(["-c", script])
-        .arg(path)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", common::python()))?;
-    if !out.status.success() {
-        return Err(format!("the workflow does not parse: {}", text(&out)));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let strings = |k: &str| -> Vec<String> {
-        v[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap().to_owned())
-            .collect()
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+        .map_err(|e| format!("the workflow does not parse: {e}"))?;
+    let jobs = &docs.first().ok_or("the workflow is empty")?["jobs"];
+    let list = |y: &yaml_rust2::Yaml, what: &str| -> Result<Vec<yaml_rust2::Yaml>, String> {
+        y.as_vec()
+            .cloned()
+            .ok_or(format!("the workflow has no {what} list"))
     };
+    let runs = |job: &str| -> Result<Vec<String>, String> {
+        Ok(list(&jobs[job]["steps"], &format!("jobs.{job}.steps"))?
+            .iter()
+            .filter_map(|s| s["run"].as_str().map(str::to_owned))
+            .collect())
+    };
+    let targets = list(
+        &jobs["build"]["strategy"]["matrix"]["include"],
+        "jobs.build.strategy.matrix.include",
+    )?
+    .iter()
+    .map(|e| {
+        e["target"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("a matrix entry without a target: {e:?}"))
+    })
+    .collect::<Result<_, _>>()?;
     Ok(Workflow {
-        targets: strings("targets"),
-        build_runs: strings("build"),
-        publish_runs: strings("publish"),
+        targets,
+        build_runs: runs("build")?,
+        publish_runs: runs("publish")?,
     })
 }
 
