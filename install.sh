@@ -214,6 +214,11 @@ main() {
     done
     check_user
     [ -n "$_to" ] || _to="$HOME/.local/bin"
+    # Absolute: the from-source path changes folder before running it, and PATH needs it so.
+    case "$_to" in
+        /*) ;;
+        *) _to="$(pwd)/$_to" ;;
+    esac
     if [ -n "$_source" ] || in_checkout; then
         install_from_source "$_to"
         # The checkout is modelenv's own repository, not one whose .env.example to manage.
@@ -235,7 +240,7 @@ main() {
         *)
             case "$_pass" in
                 *--no-modify-profile*) say "$_to is not on PATH: to use modelenv in this shell, run the line below, and add it to your shell's startup file for the next ones" ;;
-                *) say "$_to is not on this shell's PATH yet: to use modelenv in this shell now, run" ;;
+                *) say "$_to is not on this shell's PATH: to use modelenv in this shell now, run" ;;
             esac
             # Alone on stdout's last line: the one command to copy.
             path_command "$_to"

@@ -365,9 +365,14 @@ fn it_ends_with_the_one_command_that_puts_modelenv_on_this_shells_path() {
     for shell in ["bash", "zsh", "dash", "fish"] {
         common::require(shell);
         let shell_path = which::which(shell).unwrap();
-        for to in [None, Some("it's a \"bin\" $HOME")] {
+        // --to: none, an absolute folder with a quote, double quotes and a `$`, a relative one.
+        for to in [None, Some("abs"), Some("rel")] {
             let env = TestEnv::new();
-            let dir = to.map(|t| env.tmp.path().join(t));
+            let dir = match to {
+                None => None,
+                Some("abs") => Some(env.tmp.path().join("it's a \"bin\" $HOME")),
+                _ => Some(PathBuf::from("rel bin")),
+            };
             let mut args = vec!["--no-modify-profile"];
             if shell == "dash" {
                 // modelenv configures bash, zsh and fish; a dash user names one.
@@ -388,8 +393,10 @@ fn it_ends_with_the_one_command_that_puts_modelenv_on_this_shells_path() {
             assert!(out.status.success(), "{shell}: {}", common::stderr(&out));
             let stdout = common::stdout(&out);
             let cmd = stdout.lines().last().unwrap();
-            let want = dir
-                .unwrap_or_else(|| env.home.join(".local/bin"))
+            // pipe_to runs the installer in HOME: a relative --to is beneath it.
+            let want = env
+                .home
+                .join(dir.unwrap_or_else(|| PathBuf::from(".local/bin")))
                 .join("modelenv");
             let found = Command::new(&shell_path)
                 .arg("-c")
