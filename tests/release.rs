@@ -747,3 +747,58 @@ fn install_sh_from_a_checkout_installs_cargo_target_dirs_build_and_says_how_to_r
         text(&b)
     );
 }
+
+#[test]
+fn install_sh_from_a_checkout_without_rust_says_to_install_it_with_rustup() {
+    if which::which_in("cargo", Some(common::sys_path()), "/").is_ok() {
+        return; // this machine has a system cargo on the plain PATH
+    }
+    let c = checkout();
+    let home = tempfile::tempdir().unwrap();
+    let o = Command::new("sh")
+        .arg(c.src.join("install.sh"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", common::sys_path())
+        .env("SHELL", "/bin/bash")
+        .current_dir(&c.src)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rustup"), "{err}");
+    assert_eq!(fs::read_dir(home.path()).unwrap().count(), 0, "{err}");
+}
+
+#[test]
+fn dist_names_the_rustup_command_for_a_missing_standard_library() {
+    let host = host();
+    // The same operating system, another processor.
+    let other = if host.starts_with("x86_64-") {
+        host.replacen("x86_64-", "aarch64-", 1)
+    } else {
+        host.replacen("aarch64-", "x86_64-", 1)
+    };
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
+    let lib = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim())
+        .join("lib/rustlib")
+        .join(&other);
+    if lib.exists() {
+        return; // installed here: dist.sh would build it
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new("sh")
+        .arg(repo_root().join("scripts/dist.sh"))
+        .arg(out.path())
+        .args(["--target", &other])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("rustup target add {other}")), "{err}");
+    assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
+}
