@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in bash zsh fish dash shellcheck setpriv flock patch busybox wget curl; do
+for tool in bash zsh fish dash shellcheck setpriv flock patch busybox wget curl ruby; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 if [ "${#need[@]}" -gt 0 ]; then

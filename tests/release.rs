@@ -802,3 +802,31 @@ fn dist_names_the_rustup_command_for_a_missing_standard_library() {
     assert!(err.contains(&format!("rustup target add {other}")), "{err}");
     assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+/// The formula is Ruby that parses (`ruby -c`), and a formula missing an `end` does not.
+#[test]
+fn the_formula_is_ruby_that_parses() {
+    common::require("ruby");
+    let wf = read_workflow(&repo_root().join(".github/workflows/release.yml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    dist_outputs(&repo_root(), &wf.targets, &dir.path().join("dist")).unwrap();
+    let o = Command::new("sh")
+        .arg(repo_root().join("scripts/brew-formula.sh"))
+        .arg(dir.path().join("dist"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let formula = String::from_utf8(o.stdout).unwrap();
+    let ruby_c = |body: &str| {
+        let f = dir.path().join("modelenv.rb");
+        fs::write(&f, body).unwrap();
+        Command::new("ruby").arg("-c").arg(&f).output().unwrap()
+    };
+    let ok = ruby_c(&formula);
+    assert!(ok.status.success(), "{}\n{formula}", text(&ok));
+    let broken = formula.replacen("    end\n", "", 1);
+    assert!(
+        !ruby_c(&broken).status.success(),
+        "ruby -c accepted {broken}"
+    );
+}
