@@ -674,6 +674,22 @@ fn dist_packages_the_fresh_build_from_cargo_target_dir_not_a_stale_target() {
         built_binary(),
         "dist.sh did not package cargo's build"
     );
+    if host().ends_with("-linux-gnu") {
+        // Static, as released: no dynamic loader, any glibc.
+        let l = Command::new("ldd")
+            .arg(x.join("modelenv"))
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&l.stdout),
+            String::from_utf8_lossy(&l.stderr)
+        );
+        assert!(
+            said.contains("statically linked") || said.contains("not a dynamic executable"),
+            "ldd: {said}"
+        );
+    }
     let v = Command::new(x.join("modelenv"))
         .arg("--version")
         .output()
