@@ -31,7 +31,8 @@ pub const LOOSE_MIN_BYTES: u64 = 1_000_000;
 pub struct Cache {
     pub path: PathBuf,
     pub bytes: u64,
-    /// `hf-layout` (holds `models--*` folders), `named` (model_cache, .mlx_cache…) or `loose-file`.
+    /// `hf-layout` (holds `models--*` folders), `named` (model_cache, .mlx_cache…), `loose-file`
+    /// or `local-dir` (a `--local-dir` download: left where it is by a plain migrate).
     pub kind: &'static str,
     /// The models in it, as `local:<id>` (filled in by `modelenv scan`).
     pub models: Vec<String>,
@@ -71,6 +72,18 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
         let name = e.file_name().to_string_lossy();
         if e.file_type().is_dir() {
             if e.depth() > 0 && (SKIP.contains(&name.as_ref()) || is_venv(p)) {
+                it.skip_current_dir();
+                continue;
+            }
+            if e.depth() > 0 && crate::stores::localdir::is_local_dir(p) {
+                // A `--local-dir` download: its `.cache/huggingface` is huggingface_hub's
+                // bookkeeping for the files next to it, not a cache of its own.
+                out.push(Cache {
+                    path: p.to_path_buf(),
+                    bytes: crate::scan_size(p),
+                    kind: "local-dir",
+                    models: Vec::new(),
+                });
                 it.skip_current_dir();
                 continue;
             }

@@ -118,6 +118,14 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         let mroots = migrate::MigrateRoots::new(settings, root, &archives)?;
         let first_cache = report.caches.len();
         for c in crate::scan::caches(root, &exclude) {
+            if c.kind == "local-dir" {
+                // The project loads it by its path; only `--local-dir` imports one.
+                crate::ui::note(format!(
+                    "{} is a --local-dir download; it stays where it is (`modelenv migrate --local-dir` imports it, `modelenv dedupe` links what the central store holds)",
+                    show(settings, &c.path)
+                ));
+                continue;
+            }
             let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);
             cache_groups.push(plan.push_group(item));
             report.caches.push(res);

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::cli::UsageArgs;
 use crate::settings::Settings;
 use crate::stores::dupes::DupGroup;
+use crate::stores::localdir::{self, BlobIndex, Download};
 use crate::stores::{Model, ReclaimKind, StoreSummary};
 use crate::units::{ago, human_size};
 
@@ -38,7 +39,42 @@ struct Report<'a> {
     /// Hub caches other than the central one that hold models (an old HF_HOME, the default
     /// cache next to a configured one), each with the command that merges it.
     other_hub_caches: &'a [OtherStore],
+    hidden_copies: &'a HiddenCopies,
     warnings: &'a [String],
+}
+
+/// Copies of models that no cache listing shows: `--local-dir` downloads (in
+/// CUSTOM_MODEL_DIR and the folders given with `--dir`).
+#[derive(Serialize, Default)]
+pub struct HiddenCopies {
+    pub local_dir_downloads: Vec<Download>,
+    /// Bytes `modelenv dedupe` frees: files whose content the central store already holds.
+    pub dedupe_bytes: u64,
+    /// Bytes the central store does not hold yet: `modelenv migrate --local-dir` imports them.
+    pub migrate_bytes: u64,
+}
+
+/// The hidden copies below the custom model folder and `dirs`.
+pub fn hidden_copies(settings: &Settings, dirs: &[std::path::PathBuf]) -> HiddenCopies {
+    let blobs = BlobIndex::of_hub(&settings.hub_cache());
+    let mut found: Vec<std::path::PathBuf> = Vec::new();
+    for d in std::iter::once(&settings.custom_model_dir).chain(dirs) {
+        for p in localdir::find(d, 6) {
+            if !found.contains(&p) {
+                found.push(p);
+            }
+        }
+    }
+    let local_dir_downloads: Vec<Download> =
+        found.iter().map(|p| localdir::read(p, &blobs)).collect();
+    HiddenCopies {
+        dedupe_bytes: local_dir_downloads.iter().map(|d| d.in_central_bytes).sum(),
+        migrate_bytes: local_dir_downloads
+            .iter()
+            .map(|d| d.not_in_central_bytes)
+            .sum(),
+        local_dir_downloads,
+    }
 }
 
 #[derive(Serialize)]
@@ -65,11 +101,9 @@ fn other_stores(settings: &Settings) -> Vec<OtherStore> {
 }
 
 pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
-    let mut inv = inventory::read(
-        settings,
-        &super::given_dirs(settings, &args.dirs, "read")?,
-        &args.stores,
-    );
+    let dirs = super::given_dirs(settings, &args.dirs, "read")?;
+    let mut inv = inventory::read(settings, &dirs, &args.stores);
+    let hidden = hidden_copies(settings, &dirs);
     let contents: Vec<_> = inv
         .models
         .iter()
@@ -113,6 +147,7 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
             reclaimable,
             duplicates: &groups,
             other_hub_caches: &others,
+            hidden_copies: &hidden,
             warnings: &inv.warnings,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -126,6 +161,7 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
             &reclaimable,
             &groups,
         );
+        print_hidden(settings, &hidden);
         for o in &others {
             println!(
                 "\n{} {} ({}) holds models outside the central store; merge it: {}",
@@ -285,4 +321,17 @@ fn print_human(
             );
         }
     }
+}
+
+fn print_hidden(settings: &Settings, h: &HiddenCopies) {
+    if h.local_dir_downloads.is_empty() {
+        return;
+    }
+    println!("\n{}", style("Hidden copies").bold());
+    super::scan::print_downloads(settings, &h.local_dir_downloads);
+    println!(
+        "  dedupe frees {}; migrate --local-dir imports {}",
+        human_size(h.dedupe_bytes),
+        human_size(h.migrate_bytes)
+    );
 }

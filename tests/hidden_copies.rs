@@ -1,0 +1,358 @@
+//! Hidden copies: `--local-dir` downloads written by huggingface_hub's own local-folder
+//! functions (real metadata files) next to a central hub cache holding the same blobs.
+// Tests build the situations they check (hostile ones too) on disk by hand.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::TestEnv;
+use common::fixtures::{self, Hub};
+use serde_json::{Value, json};
+
+/// huggingface_hub's `_local_folder` functions, driven from the tests. `write` stores each
+/// file where `get_local_download_paths` says and records it with `write_download_metadata`,
+/// exactly as `hf_hub_download(local_dir=…)` does after a download; `age` runs it with the
+/// clock and the files set that many seconds back (a download made earlier). `read` returns
+/// what `read_download_metadata` gives for each file.
+const LOCAL_FOLDER: &str = r#"
+import json, os, sys, time
+from pathlib import Path
+from huggingface_hub import _local_folder as lf
+op, local_dir = sys.argv[1], Path(sys.argv[2])
+if op == "write":
+    commit, age, specs = sys.argv[3], float(sys.argv[4]), json.loads(sys.argv[5])
+    then = time.time() - age
+    real_time = time.time
+    for filename, etag, src in specs:
+        paths = lf.get_local_download_paths(local_dir, filename)
+        paths.file_path.write_bytes(Path(src).read_bytes())
+        os.utime(paths.file_path, (then, then))
+        time.time = lambda: then
+        lf.write_download_metadata(local_dir, filename, commit, etag)
+        time.time = real_time
+else:
+    out = {}
+    for filename in json.loads(sys.argv[3]):
+        m = lf.read_download_metadata(local_dir, filename)
+        out[filename] = None if m is None else [m.commit_hash, m.etag]
+    print(json.dumps(out))
+"#;
+
+fn py(args: &[&str]) -> String {
+    let out = Command::new(common::python())
+        .arg("-c")
+        .arg(LOCAL_FOLDER)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "huggingface_hub local folder helper failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A repo file: its path in the repo, content, and whether it is stored with LFS.
+struct RepoFile {
+    name: &'static str,
+    data: Vec<u8>,
+    lfs: bool,
+}
+
+impl RepoFile {
+    fn etag(&self) -> String {
+        if self.lfs {
+            fixtures::sha256_hex(&self.data)
+        } else {
+            fixtures::git_sha1_hex(&self.data)
+        }
+    }
+}
+
+fn repo_files() -> Vec<RepoFile> {
+    vec![
+        RepoFile {
+            name: "config.json",
+            data: br#"{"model_type": "llama"}"#.to_vec(),
+            lfs: false,
+        },
+        RepoFile {
+            name: "model.safetensors",
+            data: (0..400_000u32).map(|i| (i % 251) as u8).collect(),
+            lfs: true,
+        },
+        RepoFile {
+            name: "sub/adapter.safetensors",
+            data: vec![7u8; 120_000],
+            lfs: true,
+        },
+    ]
+}
+
+/// Writes a local-dir download of `files` at `commit` into `dir`, `age` seconds ago.
+fn local_dir_download(env: &TestEnv, dir: &Path, commit: &str, files: &[RepoFile], age: u64) {
+    let src = env.tmp.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    let specs: Vec<Value> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let p = src.join(i.to_string());
+            fs::write(&p, &f.data).unwrap();
+            json!([f.name, f.etag(), p])
+        })
+        .collect();
+    py(&[
+        "write",
+        dir.to_str().unwrap(),
+        commit,
+        &age.to_string(),
+        &serde_json::to_string(&specs).unwrap(),
+    ]);
+}
+
+fn read_metadata(dir: &Path, files: &[RepoFile]) -> Value {
+    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
+    serde_json::from_str(&py(&[
+        "read",
+        dir.to_str().unwrap(),
+        &serde_json::to_string(&names).unwrap(),
+    ]))
+    .unwrap()
+}
+
+/// The central hub cache holding `id` at `commit` with `files`.
+fn central(env: &TestEnv, id: &str, commit: &str, files: &[RepoFile]) -> PathBuf {
+    let hub = Hub::new(&env.home.join(".cache/huggingface/hub"));
+    let repo = hub.repo("model", id);
+    let fx: Vec<fixtures::File> = files
+        .iter()
+        .map(|f| fixtures::File {
+            path: f.name,
+            data: &f.data,
+            lfs: f.lfs,
+        })
+        .collect();
+    repo.snapshot(commit, &fx);
+    repo.git_ref("main", commit);
+    repo.path
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn total(files: &[RepoFile]) -> u64 {
+    files.iter().map(|f| f.data.len() as u64).sum()
+}
+
+#[test]
+fn scan_reports_a_local_dir_download_with_its_repo_commit_and_central_matches() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    central(&env, "org/tiny-llama", &commit, &files[..2]);
+    let dl = env.repo.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+
+    let r = json_of(&env.ok(&["scan", "--json"]));
+    let caches = r["caches"].as_array().unwrap();
+    // The download is one copy, not a `.cache/huggingface` cache plus loose weights.
+    assert_eq!(caches.len(), 1, "{r:#}");
+    assert_eq!(caches[0]["kind"], "local-dir");
+    assert_eq!(caches[0]["path"], dl.display().to_string());
+    let d = &r["local_dir_downloads"][0];
+    assert_eq!(d["repo"], "org/tiny-llama");
+    assert_eq!(d["repo_type"], "model");
+    assert_eq!(d["commits"], json!([commit]));
+    assert_eq!(d["bytes"], total(&files));
+    // config.json and the weights are central (matched by etag); the adapter is not.
+    let not_central = files[2].data.len() as u64;
+    assert_eq!(d["in_central_bytes"], total(&files) - not_central);
+    assert_eq!(d["not_in_central_bytes"], not_central);
+    let by_name = |n: &str| {
+        d["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["filename"] == n)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("model.safetensors")["etag"], files[1].etag());
+    assert!(
+        by_name("model.safetensors")["central"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("blobs/{}", files[1].etag()))
+    );
+    assert!(by_name("sub/adapter.safetensors")["central"].is_null());
+    // Savings: the bytes the central store already holds.
+    assert_eq!(r["reclaimable_bytes"], total(&files) - not_central);
+}
+
+#[test]
+fn a_file_changed_since_its_download_is_not_matched_by_its_etag() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    central(&env, "org/tiny-llama", &commit, &files);
+    let dl = env.repo.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 100);
+    // Edited in place after the download: same size, other bytes, a later mtime.
+    let w = dl.join("model.safetensors");
+    let mut data = fs::read(&w).unwrap();
+    data[0] ^= 1;
+    fs::write(&w, &data).unwrap();
+    assert!(read_metadata(&dl, &files)["model.safetensors"].is_null());
+
+    let r = json_of(&env.ok(&["scan", "--json"]));
+    let d = &r["local_dir_downloads"][0];
+    let f = d["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["filename"] == "model.safetensors")
+        .unwrap();
+    assert_eq!(f["metadata_valid"], false);
+    assert!(f["central"].is_null());
+    assert_eq!(d["not_in_central_bytes"], files[1].data.len() as u64);
+}
+
+#[test]
+fn usage_lists_local_dir_downloads_in_the_custom_folder_as_hidden_copies() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    central(&env, "org/tiny-llama", &commit, &files[..2]);
+    let dl = env.home.join("models/tiny-llama");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+
+    let r = json_of(&env.ok(&["usage", "--json", "--no-hash-cache"]));
+    let h = &r["hidden_copies"];
+    assert_eq!(
+        h["local_dir_downloads"][0]["path"],
+        dl.display().to_string()
+    );
+    assert_eq!(h["local_dir_downloads"][0]["repo"], "org/tiny-llama");
+    let in_central = total(&files[..2]);
+    assert_eq!(h["dedupe_bytes"], in_central);
+    assert_eq!(h["migrate_bytes"], files[2].data.len() as u64);
+    // The download is one model of the custom store, and its central files are duplicates.
+    let m = r["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["store"] == "custom")
+        .unwrap();
+    assert_eq!(m["type"], "local-dir");
+    assert_eq!(m["bytes"], total(&files));
+    assert_eq!(r["reclaimable"]["duplicate_bytes"], in_central);
+    let human = common::stdout(&env.ok(&["usage", "--no-hash-cache"]));
+    assert!(human.contains("Hidden copies"), "{human}");
+    assert!(human.contains("org/tiny-llama"), "{human}");
+}
+
+#[test]
+fn dedupe_links_local_dir_files_to_central_blobs_and_keeps_their_metadata_valid() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    // The local-dir download is an hour old; the central blobs were downloaded since, so a
+    // plain link (which takes the blob's mtime) would make huggingface_hub reject the metadata.
+    let dl = env.home.join("models/tiny-llama");
+    local_dir_download(&env, &dl, &commit, &files, 3600);
+    let repo = central(&env, "org/tiny-llama", &commit, &files);
+    assert_eq!(
+        read_metadata(&dl, &files)["model.safetensors"],
+        json!([commit, files[1].etag()])
+    );
+
+    let dry = json_of(&env.ok(&["dedupe", "--json"]));
+    assert_eq!(dry["freed_bytes"], total(&files));
+    let r = json_of(&env.ok(&["dedupe", "--apply", "--json"]));
+    assert_eq!(r["freed_bytes"], total(&files), "{r:#}");
+    for f in &files {
+        let local = dl.join(f.name);
+        let blob = repo.join("blobs").join(f.etag());
+        assert_eq!(
+            fs::metadata(&local).unwrap().ino(),
+            fs::metadata(&blob).unwrap().ino(),
+            "{} is not a link of its blob",
+            f.name
+        );
+        assert_eq!(fs::read(&local).unwrap(), f.data);
+    }
+    let after = read_metadata(&dl, &files);
+    for f in &files {
+        assert_eq!(after[f.name], json!([commit, f.etag()]), "{}", f.name);
+    }
+    // A second run finds nothing to do.
+    let again = json_of(&env.ok(&["dedupe", "--json"]));
+    assert_eq!(again["freed_bytes"], 0);
+    let r = json_of(&env.ok(&["usage", "--json", "--no-hash-cache"]));
+    let d = &r["hidden_copies"]["local_dir_downloads"][0];
+    assert_eq!(d["linked_bytes"], total(&files));
+    assert_eq!(d["in_central_bytes"], 0);
+}
+
+#[test]
+fn dedupe_leaves_a_file_whose_metadata_names_other_content() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.home.join("models/tiny-llama");
+    local_dir_download(&env, &dl, &commit, &files, 3600);
+    central(&env, "org/tiny-llama", &commit, &files);
+    // The user replaced the adapter by the weights' bytes: the same content as a central
+    // blob, but its metadata (outdated now) still names the adapter's etag.
+    let w = dl.join("sub/adapter.safetensors");
+    fs::write(&w, &files[1].data).unwrap();
+    assert!(read_metadata(&dl, &files)["sub/adapter.safetensors"].is_null());
+    let r = json_of(&env.ok(&["dedupe", "--apply", "--json"]));
+    let skipped: Vec<&Value> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["skipped"].as_array().unwrap())
+        .collect();
+    assert!(
+        skipped.iter().any(|s| s["path"] == w.display().to_string()
+            && s["reason"]
+                .as_str()
+                .unwrap()
+                .contains("names other content")),
+        "{r:#}"
+    );
+    // Linked, its mtime would be the blob's, older than the metadata: huggingface_hub would
+    // take it for the adapter again. It stays as it was.
+    assert_eq!(fs::metadata(&w).unwrap().nlink(), 1);
+    assert_eq!(fs::read(&w).unwrap(), files[1].data);
+    assert!(read_metadata(&dl, &files)["sub/adapter.safetensors"].is_null());
+}
+
+#[test]
+fn plain_migrate_leaves_a_local_dir_download_where_it_is() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.repo.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+    let before = env.snapshot();
+    env.ok(&["migrate", "--apply"]);
+    let changed: Vec<PathBuf> = common::changed(
+        &common::user_files(&before),
+        &common::user_files(&env.snapshot()),
+    )
+    .into_iter()
+    .filter(|p| p.starts_with(&env.repo))
+    .collect();
+    assert_eq!(changed, Vec::<PathBuf>::new());
+    assert!(read_metadata(&dl, &files)["model.safetensors"].is_array());
+}
