@@ -356,3 +356,219 @@ fn plain_migrate_leaves_a_local_dir_download_where_it_is() {
     assert_eq!(changed, Vec::<PathBuf>::new());
     assert!(read_metadata(&dl, &files)["model.safetensors"].is_array());
 }
+
+/// What huggingface_hub makes of the hub cache: `try_to_load_from_cache` for each file at
+/// `commit`, and the repos and warnings of `scan_cache_dir`.
+const HUB_VIEW: &str = r#"
+import json, sys
+from huggingface_hub import try_to_load_from_cache, scan_cache_dir
+cache, repo, commit, names = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+loaded = {}
+for n in names:
+    p = try_to_load_from_cache(repo, n, cache_dir=cache, revision=commit)
+    loaded[n] = open(p, "rb").read().hex() if isinstance(p, str) else None
+info = scan_cache_dir(cache)
+print(json.dumps({
+    "loaded": loaded,
+    "repos": sorted([r.repo_id, sorted(rev.commit_hash for rev in r.revisions)] for r in info.repos),
+    "warnings": [str(w) for w in info.warnings],
+}))
+"#;
+
+fn hub_view(env: &TestEnv, repo: &str, commit: &str, files: &[RepoFile]) -> Value {
+    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
+    let out = Command::new(common::python())
+        .arg("-c")
+        .arg(HUB_VIEW)
+        .arg(env.home.join(".cache/huggingface/hub"))
+        .args([repo, commit, &serde_json::to_string(&names).unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn migrate_local_dir_gives_a_repo_huggingface_hub_loads_and_keeps_the_folder() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.repo.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+    let dl_arg = dl.to_str().unwrap();
+
+    // The metadata does not name the repo and the central store has none of its files.
+    let out = env.run(&["migrate", "--local-dir", dl_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("--repo"));
+
+    let before = env.snapshot();
+    let dry: Value = json_of(&env.ok(&[
+        "migrate",
+        "--local-dir",
+        dl_arg,
+        "--repo",
+        "org/tiny",
+        "--json",
+    ]));
+    assert_eq!(
+        common::changed(
+            &common::user_files(&before),
+            &common::user_files(&env.snapshot())
+        ),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(dry["import"]["imported_bytes"], total(&files));
+    let inodes_before: Vec<u64> = files
+        .iter()
+        .map(|f| fs::metadata(dl.join(f.name)).unwrap().ino())
+        .collect();
+
+    let r = json_of(&env.ok(&[
+        "migrate",
+        "--local-dir",
+        dl_arg,
+        "--repo",
+        "org/tiny",
+        "--apply",
+        "--json",
+    ]));
+    assert_eq!(r["import"]["commit"], commit.as_str());
+    let view = hub_view(&env, "org/tiny", &commit, &files);
+    for f in &files {
+        assert_eq!(view["loaded"][f.name], hex(&f.data), "{}", f.name);
+    }
+    assert_eq!(view["repos"], json!([["org/tiny", [commit]]]));
+    assert_eq!(view["warnings"], json!([]));
+    // The folder is as it was (same files, same inodes), each file now a blob's other name,
+    // and huggingface_hub still trusts its metadata.
+    let blobs = env
+        .home
+        .join(".cache/huggingface/hub/models--org--tiny/blobs");
+    for (f, ino) in files.iter().zip(&inodes_before) {
+        let m = fs::metadata(dl.join(f.name)).unwrap();
+        assert_eq!(m.ino(), *ino);
+        assert_eq!(fs::metadata(blobs.join(f.etag())).unwrap().ino(), *ino);
+        assert_eq!(fs::read(dl.join(f.name)).unwrap(), f.data);
+    }
+    let meta = read_metadata(&dl, &files);
+    for f in &files {
+        assert_eq!(meta[f.name], json!([commit, f.etag()]));
+    }
+    // Run again: the repo is inferred from the central blobs now, and nothing is left to do.
+    let again = json_of(&env.ok(&["migrate", "--local-dir", dl_arg, "--apply", "--json"]));
+    assert_eq!(again["import"]["repo"], "org/tiny");
+    assert_eq!(again["operations"], json!([]));
+}
+
+#[test]
+fn migrate_local_dir_infers_the_repo_and_imports_only_what_is_missing() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    central(&env, "org/tiny-llama", &commit, &files[..2]);
+    let dl = env.home.join("models/tiny-llama");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+    let r = json_of(&env.ok(&[
+        "migrate",
+        "--local-dir",
+        dl.to_str().unwrap(),
+        "--apply",
+        "--json",
+    ]));
+    assert_eq!(r["import"]["repo"], "org/tiny-llama");
+    assert_eq!(r["import"]["imported_bytes"], files[2].data.len() as u64);
+    assert_eq!(r["import"]["already_central_bytes"], total(&files[..2]));
+    let view = hub_view(&env, "org/tiny-llama", &commit, &files);
+    for f in &files {
+        assert_eq!(view["loaded"][f.name], hex(&f.data), "{}", f.name);
+    }
+    // What was central already is left to dedupe, which links it.
+    let d = json_of(&env.ok(&["dedupe", "--apply", "--json"]));
+    assert_eq!(d["freed_bytes"], total(&files[..2]));
+    let meta = read_metadata(&dl, &files);
+    for f in &files {
+        assert_eq!(meta[f.name], json!([commit, f.etag()]));
+    }
+}
+
+#[test]
+fn migrate_local_dir_refuses_a_file_changed_since_its_download() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.repo.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 100);
+    fs::write(dl.join("model.safetensors"), b"fine-tuned").unwrap();
+    let before = env.snapshot();
+    let out = env.run(&[
+        "migrate",
+        "--local-dir",
+        dl.to_str().unwrap(),
+        "--repo",
+        "org/tiny",
+        "--apply",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("model.safetensors"));
+    assert_eq!(
+        common::changed(
+            &common::user_files(&before),
+            &common::user_files(&env.snapshot())
+        ),
+        Vec::<PathBuf>::new()
+    );
+    assert!(
+        !env.home
+            .join(".cache/huggingface/hub/models--org--tiny")
+            .exists()
+    );
+}
+
+#[test]
+fn migrate_local_dir_never_names_a_blob_by_an_etag_its_content_does_not_have() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.repo.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 100);
+    // Other bytes of the same size under the old mtime: the metadata looks valid.
+    let w = dl.join("sub/adapter.safetensors");
+    let old = fs::metadata(&w).unwrap();
+    fs::write(&w, vec![8u8; 120_000]).unwrap();
+    filetime::set_file_mtime(&w, filetime::FileTime::from_last_modification_time(&old)).unwrap();
+    let out = env.run(&[
+        "migrate",
+        "--local-dir",
+        dl.to_str().unwrap(),
+        "--repo",
+        "org/tiny",
+        "--apply",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    // Every file is checked before the first one moves: nothing was imported.
+    assert!(
+        !env.home
+            .join(".cache/huggingface/hub/models--org--tiny/blobs")
+            .join(files[1].etag())
+            .exists()
+    );
+    let blob = env
+        .home
+        .join(".cache/huggingface/hub/models--org--tiny/blobs")
+        .join(files[2].etag());
+    assert!(
+        !blob.exists(),
+        "a blob holds content its name does not promise"
+    );
+    assert_eq!(fs::read(&w).unwrap(), vec![8u8; 120_000]);
+}

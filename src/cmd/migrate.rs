@@ -64,7 +64,83 @@ fn other_stores(settings: &Settings, args: &MigrateArgs) -> Result<Vec<PathBuf>>
     Ok(out)
 }
 
+#[derive(Serialize)]
+struct LocalReport {
+    applied: bool,
+    import: crate::migrate_local::Import,
+    operations: Vec<OpView>,
+    /// With `--apply`: bytes of file data read (each imported file is checked against its
+    /// etag once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_read: Option<u64>,
+}
+
+/// `migrate --local-dir DIR`: the download becomes blobs and a snapshot of the central store.
+fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit> {
+    let dir = super::given_dirs(settings, &[dir.to_path_buf()], "migrate")?.remove(0);
+    let _lock = if args.apply {
+        Some(super::begin_changes(settings, "migrate")?)
+    } else {
+        None
+    };
+    let (import, plan) =
+        crate::migrate_local::plan(settings, &dir, args.repo.as_deref(), &args.repo_type)?;
+    let mut report = LocalReport {
+        applied: args.apply,
+        import,
+        operations: plan.views(),
+        bytes_read: None,
+    };
+    let mut code = Exit::Ok;
+    if args.apply && !plan.is_empty() {
+        let before = crate::fsops::bytes_read();
+        let outcome = Run::new(&settings.state_dir, "migrate", settings.test_kill_after)
+            .with_progress(std::io::stderr().is_terminal())
+            .execute(&plan)?;
+        report.bytes_read = Some(crate::fsops::bytes_read() - before);
+        for p in outcome.problems() {
+            crate::ui::warn(p);
+            code = Exit::Problems;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(code);
+    }
+    let i = &report.import;
+    let (verb, would) = if args.apply {
+        ("imported", "")
+    } else {
+        ("would import", "would ")
+    };
+    println!(
+        "{}: {} {} ({} file(s)) as {} {} at {} in {}",
+        show(settings, &i.path),
+        verb,
+        human_size(i.imported_bytes),
+        i.files,
+        i.repo_type,
+        i.repo,
+        &i.commit[..12],
+        show(settings, &i.repo_path)
+    );
+    println!(
+        "  its files {would}stay where they are, as hard links of the central blobs; {} already central: `modelenv dedupe --dir {} --apply` links them",
+        human_size(i.already_central_bytes),
+        crate::shell::quote_posix(&i.path.display().to_string())
+    );
+    if !args.apply {
+        crate::ui::hint(
+            "dry run: nothing was changed; `modelenv migrate --local-dir … --apply` does exactly this",
+        );
+    }
+    Ok(code)
+}
+
 pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> {
+    if let Some(dir) = &args.local_dir {
+        return run_local(settings, args, dir);
+    }
     let stores = other_stores(settings, args)?;
     for w in &settings.unexpressible {
         crate::ui::warn(w);
