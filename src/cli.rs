@@ -368,8 +368,13 @@ pub struct MigrateArgs {
     /// Import this `--local-dir` download (a folder huggingface_hub filled, with its
     /// `.cache/huggingface/download` metadata) into the central hub cache as blobs and a
     /// snapshot of its commit; its files stay where they are, as hard links of the blobs
-    #[arg(long = "local-dir", value_name = "DIR", conflicts_with_all = ["dirs", "stores"])]
+    #[arg(long = "local-dir", value_name = "DIR", conflicts_with_all = ["dirs", "stores", "strays"])]
     pub local_dir: Option<PathBuf>,
+    /// Move this folder of the hub cache that is not in the hub layout (an `mlx_lm.convert`
+    /// output, say; `modelenv usage` and the doctor name them) to CUSTOM_MODEL_DIR, keeping its
+    /// name (repeatable)
+    #[arg(long = "stray", value_name = "DIR", conflicts_with_all = ["dirs", "stores"])]
+    pub strays: Vec<PathBuf>,
     /// The repo a --local-dir download came from (ORG/NAME); needed unless the central store
     /// already holds a repo with its files
     #[arg(long, value_name = "ORG/NAME", requires = "local_dir")]

@@ -1,3 +1,6 @@
+//! Hidden copies brought into the open. `migrate --stray`: a folder of the hub cache that is
+//! not in the hub layout moves to CUSTOM_MODEL_DIR under its own name.
+//!
 //! `migrate --local-dir`: a `--local-dir` download imported into the central hub cache as
 //! the blobs and snapshot huggingface_hub itself would have made for its commit. The folder
 //! stays usable where it is: each file the central store lacks is checked against its etag,
@@ -204,6 +207,59 @@ pub fn plan(
         }
     }
     Ok((import, plan))
+}
+
+/// A stray folder of the hub cache and where it goes.
+#[derive(Debug, Serialize)]
+pub struct StrayMove {
+    pub path: PathBuf,
+    pub to: PathBuf,
+    pub bytes: u64,
+}
+
+/// Plans moving the stray folder `dir` of the central hub cache to CUSTOM_MODEL_DIR under its
+/// name; anything else given is an error (exit 2) and nothing is planned.
+pub fn plan_stray(settings: &Settings, dir: &Path, plan: &mut Plan) -> Result<StrayMove> {
+    let hub = settings.hub_cache();
+    let hub_root = Root::open(&hub).with_context(|| format!("opening {}", hub.display()))?;
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    let in_hub = Root::open(parent).is_ok_and(|r| r.is(&hub_root));
+    let listed = crate::stores::hub::stray_folders(&hub)
+        .iter()
+        .any(|s| s.file_name() == dir.file_name());
+    if !in_hub || !listed {
+        bail!(
+            "{} is not a stray folder of the hub cache {} (a folder directly in it, not in the hub layout); `modelenv usage` lists them",
+            dir.display(),
+            hub.display()
+        );
+    }
+    if localdir::is_local_dir(dir) {
+        for (f, _) in localdir::entries(dir) {
+            if crate::stores::downloads::lock_held(&localdir::lock_path(dir, &f)) {
+                bail!(
+                    "huggingface_hub is downloading into {} (the lock of {f} is held); run migrate when it is done",
+                    dir.display()
+                );
+            }
+        }
+    }
+    let name = dir.file_name().context("a folder with no name")?;
+    let to = settings.custom_model_dir.join(name);
+    if fs::symlink_metadata(&to).is_ok() {
+        bail!(
+            "{} exists already; rename one of the two first",
+            to.display()
+        );
+    }
+    let custom_root = nearest(&settings.custom_model_dir)?;
+    plan.group();
+    plan.move_to(&hub_root, dir, &custom_root, &to, Verify::Source)?;
+    Ok(StrayMove {
+        path: dir.to_path_buf(),
+        to,
+        bytes: crate::scan_size(dir),
+    })
 }
 
 #[cfg(test)]

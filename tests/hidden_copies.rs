@@ -572,3 +572,103 @@ fn migrate_local_dir_never_names_a_blob_by_an_etag_its_content_does_not_have() {
     );
     assert_eq!(fs::read(&w).unwrap(), vec![8u8; 120_000]);
 }
+
+/// The warnings `scan_cache_dir` gives for the hub cache.
+fn scan_cache_dir_warnings(env: &TestEnv) -> Vec<String> {
+    let out = Command::new(common::python())
+        .arg("-c")
+        .arg("import json,sys; from huggingface_hub import scan_cache_dir; print(json.dumps([str(w) for w in scan_cache_dir(sys.argv[1]).warnings]))")
+        .arg(env.home.join(".cache/huggingface/hub"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_stray_folder_in_the_hub_cache_is_named_and_moved_to_the_custom_folder() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    central(&env, "org/tiny-llama", &commit, &files);
+    // What `mlx_lm.convert --mlx-path ~/.cache/huggingface/hub/tiny-4bit` leaves.
+    let hub = env.home.join(".cache/huggingface/hub");
+    let stray = hub.join("tiny-4bit");
+    let converted: [(&str, Vec<u8>); 3] = [
+        ("config.json", br#"{"quantization": {"bits": 4}}"#.to_vec()),
+        ("model.safetensors", vec![3u8; 200_000]),
+        ("tokenizer.json", b"{}".to_vec()),
+    ];
+    for (n, d) in &converted {
+        fs::create_dir_all(&stray).unwrap();
+        fs::write(stray.join(n), d).unwrap();
+    }
+    let warned = scan_cache_dir_warnings(&env);
+    assert!(
+        warned.iter().any(|w| w.contains("tiny-4bit")),
+        "scan_cache_dir does not report the stray folder: {warned:?}"
+    );
+
+    let u = json_of(&env.ok(&["usage", "--json", "--no-hash-cache"]));
+    let s = &u["hidden_copies"]["stray_folders"];
+    assert_eq!(s.as_array().unwrap().len(), 1, "{u:#}");
+    assert_eq!(s[0]["path"], stray.display().to_string());
+    let bytes: u64 = converted.iter().map(|(_, d)| d.len() as u64).sum();
+    assert_eq!(s[0]["bytes"], bytes);
+    let d: Value =
+        serde_json::from_slice(&env.run(&["doctor", "--no-probe", "--json"]).stdout).unwrap();
+    let text = d.to_string();
+    assert!(text.contains("hub.strays.tiny-4bit"), "{d:#}");
+
+    let stray_arg = stray.to_str().unwrap();
+    let before = env.snapshot();
+    env.ok(&["migrate", "--stray", stray_arg]);
+    assert_eq!(
+        common::changed(
+            &common::user_files(&before),
+            &common::user_files(&env.snapshot())
+        ),
+        Vec::<PathBuf>::new()
+    );
+    env.ok(&["migrate", "--stray", stray_arg, "--apply"]);
+    assert!(!stray.exists());
+    let moved = env.home.join("models/tiny-4bit");
+    for (n, data) in &converted {
+        assert_eq!(&fs::read(moved.join(n)).unwrap(), data, "{n}");
+    }
+    assert_eq!(scan_cache_dir_warnings(&env), Vec::<String>::new());
+    // The repo next to it is untouched, and the model is listed where it went.
+    let view = hub_view(&env, "org/tiny-llama", &commit, &files);
+    assert_eq!(view["repos"], json!([["org/tiny-llama", [commit]]]));
+    let u = json_of(&env.ok(&["usage", "--json", "--no-hash-cache"]));
+    assert_eq!(u["hidden_copies"]["stray_folders"], json!([]));
+    assert!(
+        u["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["store"] == "custom" && m["id"] == "tiny-4bit")
+    );
+}
+
+#[test]
+fn migrate_stray_refuses_a_repo_folder_and_a_taken_name() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let repo = central(&env, "org/tiny-llama", &commit, &files);
+    let out = env.run(&["migrate", "--stray", repo.to_str().unwrap(), "--apply"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(repo.join("blobs").exists());
+    let stray = env.home.join(".cache/huggingface/hub/mlx_model");
+    fs::create_dir_all(&stray).unwrap();
+    fs::write(stray.join("weights.npz"), b"w").unwrap();
+    fs::create_dir_all(env.home.join("models/mlx_model")).unwrap();
+    let out = env.run(&["migrate", "--stray", stray.to_str().unwrap(), "--apply"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(stray.join("weights.npz").exists());
+}

@@ -137,9 +137,70 @@ fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit
     Ok(code)
 }
 
+#[derive(Serialize)]
+struct StrayReport {
+    applied: bool,
+    strays: Vec<crate::migrate_local::StrayMove>,
+    operations: Vec<OpView>,
+}
+
+/// `migrate --stray DIR…`: stray folders of the hub cache move to CUSTOM_MODEL_DIR.
+fn run_strays(settings: &Settings, args: &MigrateArgs) -> Result<Exit> {
+    let dirs = super::given_dirs(settings, &args.strays, "move")?;
+    let _lock = if args.apply {
+        Some(super::begin_changes(settings, "migrate")?)
+    } else {
+        None
+    };
+    let mut plan = Plan::new();
+    let mut report = StrayReport {
+        applied: args.apply,
+        strays: Vec::new(),
+        operations: Vec::new(),
+    };
+    for d in &dirs {
+        report
+            .strays
+            .push(crate::migrate_local::plan_stray(settings, d, &mut plan)?);
+    }
+    report.operations = plan.views();
+    let mut code = Exit::Ok;
+    if args.apply {
+        let outcome = Run::new(&settings.state_dir, "migrate", settings.test_kill_after)
+            .with_progress(std::io::stderr().is_terminal())
+            .execute(&plan)?;
+        for p in outcome.problems() {
+            crate::ui::warn(p);
+            code = Exit::Problems;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(code);
+    }
+    let verb = if args.apply { "moved" } else { "would move" };
+    for s in &report.strays {
+        println!(
+            "{}: {} {verb} to {}",
+            show(settings, &s.path),
+            human_size(s.bytes),
+            show(settings, &s.to)
+        );
+    }
+    if !args.apply {
+        crate::ui::hint(
+            "dry run: nothing was changed; `modelenv migrate --stray … --apply` does exactly this",
+        );
+    }
+    Ok(code)
+}
+
 pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> {
     if let Some(dir) = &args.local_dir {
         return run_local(settings, args, dir);
+    }
+    if !args.strays.is_empty() {
+        return run_strays(settings, args);
     }
     let stores = other_stores(settings, args)?;
     for w in &settings.unexpressible {

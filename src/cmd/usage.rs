@@ -48,13 +48,23 @@ struct Report<'a> {
 #[derive(Serialize, Default)]
 pub struct HiddenCopies {
     pub local_dir_downloads: Vec<Download>,
+    /// Folders in the central hub cache that are not in the hub layout (no library loads a
+    /// model from them), each with the command that moves it to CUSTOM_MODEL_DIR.
+    pub stray_folders: Vec<Stray>,
     /// Bytes `modelenv dedupe` frees: files whose content the central store already holds.
     pub dedupe_bytes: u64,
     /// Bytes the central store does not hold yet: `modelenv migrate --local-dir` imports them.
     pub migrate_bytes: u64,
 }
 
-/// The hidden copies below the custom model folder and `dirs`.
+#[derive(Serialize)]
+pub struct Stray {
+    pub path: std::path::PathBuf,
+    pub bytes: u64,
+    pub migrate: String,
+}
+
+/// The hidden copies below the custom model folder and `dirs`, and the hub cache's strays.
 pub fn hidden_copies(settings: &Settings, dirs: &[std::path::PathBuf]) -> HiddenCopies {
     let blobs = BlobIndex::of_hub(&settings.hub_cache());
     let mut found: Vec<std::path::PathBuf> = Vec::new();
@@ -67,7 +77,19 @@ pub fn hidden_copies(settings: &Settings, dirs: &[std::path::PathBuf]) -> Hidden
     }
     let local_dir_downloads: Vec<Download> =
         found.iter().map(|p| localdir::read(p, &blobs)).collect();
+    let stray_folders = crate::stores::hub::stray_folders(&settings.hub_cache())
+        .into_iter()
+        .map(|p| Stray {
+            bytes: crate::scan_size(&p),
+            migrate: format!(
+                "modelenv migrate --stray {} --apply",
+                crate::shell::quote_posix(&p.display().to_string())
+            ),
+            path: p,
+        })
+        .collect();
     HiddenCopies {
+        stray_folders,
         dedupe_bytes: local_dir_downloads.iter().map(|d| d.in_central_bytes).sum(),
         migrate_bytes: local_dir_downloads
             .iter()
@@ -324,11 +346,22 @@ fn print_human(
 }
 
 fn print_hidden(settings: &Settings, h: &HiddenCopies) {
-    if h.local_dir_downloads.is_empty() {
+    if h.local_dir_downloads.is_empty() && h.stray_folders.is_empty() {
         return;
     }
     println!("\n{}", style("Hidden copies").bold());
     super::scan::print_downloads(settings, &h.local_dir_downloads);
+    if !h.stray_folders.is_empty() {
+        println!("\nStray folders in the hub cache (no library loads a model from them)");
+    }
+    for s in &h.stray_folders {
+        println!(
+            "  {:>10}  {}: {}",
+            human_size(s.bytes),
+            show(settings, &s.path),
+            s.migrate
+        );
+    }
     println!(
         "  dedupe frees {}; migrate --local-dir imports {}",
         human_size(h.dedupe_bytes),
