@@ -672,3 +672,109 @@ fn migrate_stray_refuses_a_repo_folder_and_a_taken_name() {
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
     assert!(stray.join("weights.npz").exists());
 }
+
+#[test]
+fn converted_and_saved_model_folders_are_listed_and_their_duplicate_weights_linked() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let repo = central(&env, "org/tiny-llama", &commit, &files);
+    // `save_pretrained` into the repo: the same weights as the central blob.
+    let saved = env.repo.join("checkpoints/tiny");
+    fs::create_dir_all(&saved).unwrap();
+    fs::write(
+        saved.join("config.json"),
+        br#"{"model_type": "llama", "saved": 1}"#,
+    )
+    .unwrap();
+    fs::write(saved.join("model.safetensors"), &files[1].data).unwrap();
+    // `mlx_lm.convert` output with its default name: weights nowhere else.
+    let mlx = env.repo.join("mlx_model");
+    fs::create_dir_all(&mlx).unwrap();
+    fs::write(mlx.join("config.json"), b"{}").unwrap();
+    fs::write(mlx.join("weights.npz"), vec![5u8; 150_000]).unwrap();
+    // A folder with a config.json and no weights is no model.
+    fs::create_dir_all(env.repo.join("app")).unwrap();
+    fs::write(env.repo.join("app/config.json"), b"{}").unwrap();
+
+    let r = json_of(&env.ok(&["scan", "--json"]));
+    let caches = r["caches"].as_array().unwrap();
+    let kinds: Vec<(String, String, u64)> = caches
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_owned(),
+                c["kind"].as_str().unwrap().to_owned(),
+                c["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let size = |p: &Path| -> u64 {
+        fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                saved.display().to_string(),
+                "model-folder".into(),
+                size(&saved)
+            ),
+            (mlx.display().to_string(), "model-folder".into(), size(&mlx)),
+        ]
+    );
+    // Only the saved weights are stored elsewhere too (found by size, then by hash).
+    assert_eq!(r["reclaimable_bytes"], files[1].data.len() as u64);
+    let u = json_of(&env.ok(&[
+        "usage",
+        "--json",
+        "--no-hash-cache",
+        "--dir",
+        env.repo.to_str().unwrap(),
+    ]));
+    let listed: Vec<&str> = u["hidden_copies"]["model_folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [saved.to_str().unwrap(), mlx.to_str().unwrap()],
+        "{u:#}"
+    );
+
+    // migrate leaves both whole; dedupe links the saved weights to the central blob.
+    let before = env.snapshot();
+    env.ok(&["migrate", "--apply"]);
+    assert!(saved.join("model.safetensors").exists() && mlx.join("weights.npz").exists());
+    assert_eq!(
+        common::changed(
+            &common::user_files(&before),
+            &common::user_files(&env.snapshot())
+        )
+        .into_iter()
+        .filter(|p| p.starts_with(&env.repo))
+        .collect::<Vec<_>>(),
+        Vec::<PathBuf>::new()
+    );
+    let d = json_of(&env.ok(&[
+        "dedupe",
+        "--dir",
+        saved.to_str().unwrap(),
+        "--apply",
+        "--json",
+    ]));
+    assert_eq!(d["freed_bytes"], files[1].data.len() as u64, "{d:#}");
+    let w = saved.join("model.safetensors");
+    assert_eq!(
+        fs::metadata(&w).unwrap().ino(),
+        fs::metadata(repo.join("blobs").join(files[1].etag()))
+            .unwrap()
+            .ino()
+    );
+    assert_eq!(fs::read(&w).unwrap(), files[1].data);
+}

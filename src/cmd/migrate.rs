@@ -263,6 +263,14 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
                 ));
                 continue;
             }
+            if c.kind == "model-folder" {
+                crate::ui::note(format!(
+                    "{} is a converted or saved model the project loads by its path; it stays where it is (`modelenv dedupe --dir {}` links weights stored elsewhere too)",
+                    show(settings, &c.path),
+                    crate::shell::quote_posix(&c.path.display().to_string())
+                ));
+                continue;
+            }
             let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);
             cache_groups.push(plan.push_group(item));
             report.caches.push(res);

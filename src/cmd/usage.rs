@@ -51,6 +51,9 @@ pub struct HiddenCopies {
     /// Folders in the central hub cache that are not in the hub layout (no library loads a
     /// model from them), each with the command that moves it to CUSTOM_MODEL_DIR.
     pub stray_folders: Vec<Stray>,
+    /// Converted or saved models (`config.json` with weights) in the folders given with
+    /// `--dir`; their weights stored elsewhere too are in `duplicates`.
+    pub model_folders: Vec<crate::scan::Cache>,
     /// Bytes `modelenv dedupe` frees: files whose content the central store already holds.
     pub dedupe_bytes: u64,
     /// Bytes the central store does not hold yet: `modelenv migrate --local-dir` imports them.
@@ -88,8 +91,31 @@ pub fn hidden_copies(settings: &Settings, dirs: &[std::path::PathBuf]) -> Hidden
             path: p,
         })
         .collect();
+    let exclude = [
+        settings.hf_home.clone(),
+        settings.custom_model_dir.clone(),
+        settings.ollama_models.clone(),
+    ];
+    let mut model_folders = Vec::new();
+    for d in dirs {
+        if crate::scan::is_model_folder(d) {
+            model_folders.push(crate::scan::Cache {
+                path: d.clone(),
+                bytes: crate::scan_size(d),
+                kind: "model-folder",
+                models: Vec::new(),
+            });
+            continue;
+        }
+        model_folders.extend(
+            crate::scan::caches(d, &exclude)
+                .into_iter()
+                .filter(|c| c.kind == "model-folder"),
+        );
+    }
     HiddenCopies {
         stray_folders,
+        model_folders,
         dedupe_bytes: local_dir_downloads.iter().map(|d| d.in_central_bytes).sum(),
         migrate_bytes: local_dir_downloads
             .iter()
@@ -346,11 +372,18 @@ fn print_human(
 }
 
 fn print_hidden(settings: &Settings, h: &HiddenCopies) {
-    if h.local_dir_downloads.is_empty() && h.stray_folders.is_empty() {
+    if h.local_dir_downloads.is_empty() && h.stray_folders.is_empty() && h.model_folders.is_empty()
+    {
         return;
     }
     println!("\n{}", style("Hidden copies").bold());
     super::scan::print_downloads(settings, &h.local_dir_downloads);
+    if !h.model_folders.is_empty() {
+        println!("\nConverted and saved models");
+    }
+    for m in &h.model_folders {
+        println!("  {:>10}  {}", human_size(m.bytes), show(settings, &m.path));
+    }
     if !h.stray_folders.is_empty() {
         println!("\nStray folders in the hub cache (no library loads a model from them)");
     }

@@ -155,8 +155,10 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
             None => {}
         }
     }
-    if downloads.iter().any(|d| d == root) {
-        // The folder is one `--local-dir` download: one model, named by the folder.
+    let download = downloads.iter().any(|d| d == root);
+    if download || crate::scan::is_model_folder(root) {
+        // The folder is one `--local-dir` download or one converted or saved model: one
+        // model, named by the folder.
         let contents: Vec<FileInfo> = files
             .iter()
             .filter(|f| !super::localdir::is_bookkeeping(&f.path, &downloads))
@@ -166,7 +168,7 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
             store,
             root,
             root.to_path_buf(),
-            "local-dir".into(),
+            if download { "local-dir" } else { "folder" }.into(),
             contents,
         );
         m.id = root
