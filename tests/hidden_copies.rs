@@ -778,3 +778,83 @@ fn converted_and_saved_model_folders_are_listed_and_their_duplicate_weights_link
     );
     assert_eq!(fs::read(&w).unwrap(), files[1].data);
 }
+
+/// Runs modelenv killed after `kill` changes, then again to the end; returns how many runs
+/// were killed.
+fn killed_then_rerun(env: &TestEnv, args: &[&str], kill: u64) -> bool {
+    let out = env
+        .cmd(args)
+        .env("MODELENV_TEST_KILL_AFTER", kill.to_string())
+        .output()
+        .unwrap();
+    let was_killed = common::killed(&out);
+    if !was_killed {
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    env.ok(args);
+    was_killed
+}
+
+#[test]
+fn migrate_local_dir_and_dedupe_killed_at_any_change_are_finished_by_a_rerun() {
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let mut kills = 0;
+    for kill in 1..=12 {
+        let env = TestEnv::new();
+        let dl = env.repo.join("models/tiny");
+        local_dir_download(&env, &dl, &commit, &files, 3600);
+        let dl_arg = dl.to_str().unwrap();
+        let args = [
+            "migrate",
+            "--local-dir",
+            dl_arg,
+            "--repo",
+            "org/tiny",
+            "--apply",
+        ];
+        kills += killed_then_rerun(&env, &args, kill) as u64;
+        let view = hub_view(&env, "org/tiny", &commit, &files);
+        for f in &files {
+            assert_eq!(
+                view["loaded"][f.name],
+                hex(&f.data),
+                "kill {kill}: {}",
+                f.name
+            );
+            assert_eq!(fs::read(dl.join(f.name)).unwrap(), f.data, "kill {kill}");
+        }
+        assert_eq!(
+            read_metadata(&dl, &files)["model.safetensors"],
+            json!([commit, files[1].etag()]),
+            "kill {kill}"
+        );
+
+        // A second download of the same repo, an hour older than the blobs, linked by dedupe.
+        let dl2 = env.home.join("models/tiny-again");
+        local_dir_download(&env, &dl2, &commit, &files, 7200);
+        kills += killed_then_rerun(&env, &["dedupe", "--apply"], kill) as u64;
+        let blobs = env
+            .home
+            .join(".cache/huggingface/hub/models--org--tiny/blobs");
+        for f in &files {
+            assert_eq!(
+                fs::metadata(dl2.join(f.name)).unwrap().ino(),
+                fs::metadata(blobs.join(f.etag())).unwrap().ino(),
+                "kill {kill}: {}",
+                f.name
+            );
+            assert_eq!(fs::read(dl2.join(f.name)).unwrap(), f.data);
+        }
+        let meta = read_metadata(&dl2, &files);
+        for f in &files {
+            assert_eq!(
+                meta[f.name],
+                json!([commit, f.etag()]),
+                "kill {kill}: {}",
+                f.name
+            );
+        }
+    }
+    assert!(kills >= 10, "only {kills} runs were killed");
+}
