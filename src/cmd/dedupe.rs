@@ -123,10 +123,17 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
         let keep_mtime = keep_meta
             .as_ref()
             .map(|m| m.mtime() as f64 + m.mtime_nsec() as f64 / 1e9);
-        let keep_name = keep
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        // A hub blob's name promises its content (a git blob id for small files).
+        let keep_blob_name = keep
+            .starts_with(&hub)
+            .then(|| {
+                keep.parent()
+                    .is_some_and(|p| p.ends_with("blobs"))
+                    .then(|| keep.file_name())
+                    .flatten()
+            })
+            .flatten()
+            .map(|n| n.to_string_lossy().into_owned());
         for c in copies {
             let same_fs = std::fs::metadata(&c).map(|m| m.dev()).ok() == keep_dev;
             let meta = std::fs::symlink_metadata(&c).ok();
@@ -161,8 +168,8 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
                     &filename,
                     kind,
                     &sha,
-                    &keep_name,
-                    keep_mtime.unwrap_or(f64::MAX),
+                    keep_blob_name.as_deref(),
+                    keep_mtime,
                 )
                 .map(|m| m.map(|text| (localdir::metadata_path(&dir, &filename), text))),
             };
@@ -261,8 +268,8 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
     Ok(code)
 }
 
-/// For a file of a `--local-dir` download about to become a link of `keep` (named
-/// `keep_name`, modified at `keep_mtime`): the new text of its download metadata when the
+/// For a file of a `--local-dir` download about to become a link of `keep` (a hub blob
+/// named `keep_blob_name`, or another file; modified at `keep_mtime`): the new text of its download metadata when the
 /// link would make huggingface_hub's `read_download_metadata` reject it (the link takes the
 /// kept file's mtime, and the metadata only holds while `mtime - 1 <= timestamp`), `None`
 /// when it stays valid as it is, or why the file must be left alone.
@@ -271,9 +278,10 @@ fn download_metadata(
     filename: &str,
     kind: fsops::LinkKind,
     sha: &str,
-    keep_name: &str,
-    keep_mtime: f64,
+    keep_blob_name: Option<&str>,
+    keep_mtime: Option<f64>,
 ) -> Result<Option<String>, String> {
+    let keep_mtime = keep_mtime.ok_or("the copy to keep cannot be read")?;
     if crate::stores::downloads::lock_held(&localdir::lock_path(dir, filename)) {
         return Err("huggingface_hub holds its download lock (a download is running)".into());
     }
@@ -284,7 +292,7 @@ fn download_metadata(
     };
     // The metadata must name the content the file will hold, or it would vouch for a file
     // it does not describe.
-    if meta.etag != sha && meta.etag != keep_name {
+    if meta.etag != sha && Some(meta.etag.as_str()) != keep_blob_name {
         return Err(format!(
             "its download metadata names other content (etag {}); left for huggingface_hub to download again",
             meta.etag
