@@ -858,3 +858,29 @@ fn migrate_local_dir_and_dedupe_killed_at_any_change_are_finished_by_a_rerun() {
     }
     assert!(kills >= 10, "only {kills} runs were killed");
 }
+
+#[test]
+fn a_download_reached_through_the_custom_folder_and_dir_is_listed_once() {
+    // CUSTOM_MODEL_DIR is a link to the folder also given with --dir.
+    let env = TestEnv::new();
+    let real = env.home.join("real-models");
+    fs::create_dir_all(&real).unwrap();
+    std::os::unix::fs::symlink(&real, env.home.join("models-link")).unwrap();
+    let link = env.home.join("models-link");
+    let env = env.with_env("CUSTOM_MODEL_DIR", link.to_str().unwrap());
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    local_dir_download(&env, &real.join("tiny-llama"), &commit, &files, 0);
+    let r = json_of(&env.ok(&[
+        "usage",
+        "--json",
+        "--no-hash-cache",
+        "--dir",
+        real.to_str().unwrap(),
+    ]));
+    let listed = r["hidden_copies"]["local_dir_downloads"]
+        .as_array()
+        .unwrap();
+    assert_eq!(listed.len(), 1, "{r:#}");
+    assert_eq!(r["hidden_copies"]["migrate_bytes"], total(&files));
+}

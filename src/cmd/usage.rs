@@ -1,6 +1,7 @@
 //! `modelenv usage`: disk use per store, the largest models, duplicates and what can be freed.
 
 use crate::cmd::Exit;
+use std::os::unix::fs::MetadataExt;
 
 use anyhow::Result;
 use console::style;
@@ -70,10 +71,13 @@ pub struct Stray {
 /// The hidden copies below the custom model folder and `dirs`, and the hub cache's strays.
 pub fn hidden_copies(settings: &Settings, dirs: &[std::path::PathBuf]) -> HiddenCopies {
     let blobs = BlobIndex::of_hub(&settings.hub_cache());
+    // A folder reached twice (a --dir inside the custom folder, a link) is one download.
     let mut found: Vec<std::path::PathBuf> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for d in std::iter::once(&settings.custom_model_dir).chain(dirs) {
         for p in localdir::find(d, 6) {
-            if !found.contains(&p) {
+            let id = std::fs::metadata(&p).map(|m| (m.dev(), m.ino())).ok();
+            if seen.insert(id) {
                 found.push(p);
             }
         }
