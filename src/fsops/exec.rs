@@ -196,6 +196,7 @@ fn changed_dirs(a: &Action) -> Vec<PathBuf> {
         Action::Move { from, to, .. } => vec![parent(from), parent(to)],
         Action::Symlink { at, .. } => vec![parent(at)],
         Action::Link { copy, .. } => vec![parent(copy)],
+        Action::HardLink { at, .. } => vec![parent(at)],
         Action::Check { .. } | Action::Share { .. } => vec![],
     };
     v.into_iter().flatten().collect()
