@@ -841,7 +841,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__migrate)
-            opts="-h -V --store --apply --dry-run --json --hf-home --custom-model-dir --help --version"
+            opts="-h -V --store --local-dir --stray --repo --repo-type --apply --dry-run --json --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -849,6 +849,22 @@ _modelenv() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stray)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo-type)
+                    COMPREPLY=($(compgen -W "model dataset space" -- "${cur}"))
                     return 0
                     ;;
                 --hf-home)

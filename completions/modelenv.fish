@@ -171,6 +171,12 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -l json -d 'Pr
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand dedupe" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l store -d 'Merge this whole other hub cache (an old HF_HOME\'s `hub`, the default cache next to a configured one) into the central one, with the same checks as a project cache (repeatable)' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l local-dir -d 'Import this `--local-dir` download (a folder huggingface_hub filled, with its `.cache/huggingface/download` metadata) into the central hub cache as blobs and a snapshot of its commit; its files stay where they are, as hard links of the blobs' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l stray -d 'Move this folder of the hub cache that is not in the hub layout (an `mlx_lm.convert` output, say; `modelenv usage` and the doctor name them) to CUSTOM_MODEL_DIR, keeping its name (repeatable)' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l repo -d 'The repo a --local-dir download came from (ORG/NAME); needed unless the central store already holds a repo with its files' -r
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l repo-type -d 'The type of that repo' -r -f -a "model\t''
+dataset\t''
+space\t''"
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l apply -d 'Carry out exactly the plan the dry run shows'

@@ -365,6 +365,23 @@ pub struct MigrateArgs {
     /// configured one) into the central one, with the same checks as a project cache (repeatable)
     #[arg(long = "store", value_name = "HUB_CACHE")]
     pub stores: Vec<PathBuf>,
+    /// Import this `--local-dir` download (a folder huggingface_hub filled, with its
+    /// `.cache/huggingface/download` metadata) into the central hub cache as blobs and a
+    /// snapshot of its commit; its files stay where they are, as hard links of the blobs
+    #[arg(long = "local-dir", value_name = "DIR", conflicts_with_all = ["dirs", "stores", "strays"])]
+    pub local_dir: Option<PathBuf>,
+    /// Move this folder of the hub cache that is not in the hub layout (an `mlx_lm.convert`
+    /// output, say; `modelenv usage` and the doctor name them) to CUSTOM_MODEL_DIR, keeping its
+    /// name (repeatable)
+    #[arg(long = "stray", value_name = "DIR", conflicts_with_all = ["dirs", "stores"])]
+    pub strays: Vec<PathBuf>,
+    /// The repo a --local-dir download came from (ORG/NAME); needed unless the central store
+    /// already holds a repo with its files
+    #[arg(long, value_name = "ORG/NAME", requires = "local_dir")]
+    pub repo: Option<String>,
+    /// The type of that repo
+    #[arg(long, value_name = "TYPE", default_value = "model", value_parser = ["model", "dataset", "space"], requires = "local_dir")]
+    pub repo_type: String,
     /// Carry out exactly the plan the dry run shows
     #[arg(long, conflicts_with = "dry_run")]
     pub apply: bool,

@@ -13,6 +13,7 @@ pub mod edit;
 pub mod fsops;
 pub mod fsutil;
 pub mod migrate;
+pub mod migrate_local;
 pub mod repo;
 pub mod resolve;
 pub mod scan;

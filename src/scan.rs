@@ -31,7 +31,9 @@ pub const LOOSE_MIN_BYTES: u64 = 1_000_000;
 pub struct Cache {
     pub path: PathBuf,
     pub bytes: u64,
-    /// `hf-layout` (holds `models--*` folders), `named` (model_cache, .mlx_cache…) or `loose-file`.
+    /// `hf-layout` (holds `models--*` folders), `named` (model_cache, .mlx_cache…), `loose-file`
+    /// `local-dir` (a `--local-dir` download) or `model-folder` (a converted or saved model:
+    /// `config.json` with weights); a plain migrate leaves the last two where they are.
     pub kind: &'static str,
     /// The models in it, as `local:<id>` (filled in by `modelenv scan`).
     pub models: Vec<String>,
@@ -74,6 +76,18 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
                 it.skip_current_dir();
                 continue;
             }
+            if e.depth() > 0 && crate::stores::localdir::is_local_dir(p) {
+                // A `--local-dir` download: its `.cache/huggingface` is huggingface_hub's
+                // bookkeeping for the files next to it, not a cache of its own.
+                out.push(Cache {
+                    path: p.to_path_buf(),
+                    bytes: crate::scan_size(p),
+                    kind: "local-dir",
+                    models: Vec::new(),
+                });
+                it.skip_current_dir();
+                continue;
+            }
             let hf_layout = crate::stores::hub::looks_like_hub(p);
             if e.depth() > 0 && hf_layout {
                 out.push(Cache {
@@ -103,6 +117,16 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
                     });
                 }
                 it.skip_current_dir();
+            } else if e.depth() > 0 && is_model_folder(p) {
+                // A converted or saved model (`mlx_lm.convert`, `save_pretrained`): the
+                // project loads it by its path, so it is one copy, kept whole.
+                out.push(Cache {
+                    path: p.to_path_buf(),
+                    bytes: crate::scan_size(p),
+                    kind: "model-folder",
+                    models: Vec::new(),
+                });
+                it.skip_current_dir();
             }
         } else if e.file_type().is_file() && is_weight_file(p) {
             let bytes = e.metadata().map(|m| m.len()).unwrap_or(0);
@@ -117,6 +141,27 @@ pub fn caches(root: &Path, exclude: &[PathBuf]) -> Vec<Cache> {
         }
     }
     out
+}
+
+/// File endings of the weights a converted or saved model folder holds next to its
+/// `config.json`.
+const MODEL_WEIGHTS: &[&str] = &["safetensors", "npz", "gguf", "bin"];
+
+/// Whether `dir` directly holds a model: a `config.json` and weights (`*.safetensors`,
+/// `*.npz`, `*.gguf`, `*.bin`), as `save_pretrained` and `mlx_lm.convert` leave them.
+pub fn is_model_folder(dir: &Path) -> bool {
+    if !fs::symlink_metadata(dir.join("config.json")).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    fs::read_dir(dir).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            e.file_type().is_ok_and(|t| t.is_file())
+                && e.path()
+                    .extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| MODEL_WEIGHTS.contains(&x.to_ascii_lowercase().as_str()))
+        })
+    })
 }
 
 /// Whether a folder with a cache's name really holds a cache: model files, a cache's marker

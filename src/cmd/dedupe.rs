@@ -19,6 +19,8 @@ use crate::fsops::{self, OpView, Plan, Run};
 use crate::settings::Settings;
 use crate::units::human_size;
 
+use crate::stores::localdir;
+
 use super::{inventory, show};
 
 #[derive(Serialize)]
@@ -62,6 +64,7 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
         .collect();
     let groups = inventory::duplicates(settings, contents, true, &mut inv.warnings);
     let ollama_blobs = settings.ollama_models.join("blobs");
+    let hub = settings.hub_cache();
     let mut report = Report {
         applied: args.apply,
         link: if args.link == LinkKind::Hard {
@@ -82,9 +85,10 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
     // (plan group, report group, path, bytes) of each planned link.
     let mut linked: Vec<(u32, usize, PathBuf, u64)> = Vec::new();
     for g in groups {
-        // Keep an Ollama blob when there is one, so Ollama's store is never rewritten.
+        // Keep an Ollama blob when there is one, so Ollama's store is never rewritten; else a
+        // hub blob, so copies outside the hub cache become links of the central store.
         let mut copies = g.copies.clone();
-        copies.sort_by_key(|p| !p.starts_with(&ollama_blobs));
+        copies.sort_by_key(|p| (!p.starts_with(&ollama_blobs), !p.starts_with(&hub)));
         let keep = copies.remove(0);
         let keep_dev = std::fs::metadata(&keep).map(|m| m.dev()).ok();
         let mut out = Group {
@@ -114,7 +118,22 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
                 }
             },
         };
-        let keep_mode = std::fs::metadata(&keep).map(|m| m.mode() & 0o7777).ok();
+        let keep_meta = std::fs::metadata(&keep).ok();
+        let keep_mode = keep_meta.as_ref().map(|m| m.mode() & 0o7777);
+        let keep_mtime = keep_meta
+            .as_ref()
+            .map(|m| m.mtime() as f64 + m.mtime_nsec() as f64 / 1e9);
+        // A hub blob's name promises its content (a git blob id for small files).
+        let keep_blob_name = keep
+            .starts_with(&hub)
+            .then(|| {
+                keep.parent()
+                    .is_some_and(|p| p.ends_with("blobs"))
+                    .then(|| keep.file_name())
+                    .flatten()
+            })
+            .flatten()
+            .map(|n| n.to_string_lossy().into_owned());
         for c in copies {
             let same_fs = std::fs::metadata(&c).map(|m| m.dev()).ok() == keep_dev;
             let meta = std::fs::symlink_metadata(&c).ok();
@@ -141,11 +160,30 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
                 });
                 continue;
             }
-            let planned = match roots.holding(&c) {
-                None => Err("not inside a store or folder given to dedupe".to_owned()),
-                Some(copy_root) => {
+            // A `--local-dir` download's file: its download metadata must still be valid after.
+            let download = match localdir::owner_of(&c) {
+                None => Ok(None),
+                Some((dir, filename)) => download_metadata(
+                    &dir,
+                    &filename,
+                    kind,
+                    &sha,
+                    keep_blob_name.as_deref(),
+                    keep_mtime,
+                )
+                .map(|m| m.map(|text| (localdir::metadata_path(&dir, &filename), text))),
+            };
+            let planned = match (roots.holding(&c), download) {
+                (_, Err(reason)) => Err(reason),
+                (None, _) => Err("not inside a store or folder given to dedupe".to_owned()),
+                (Some(copy_root), Ok(metadata)) => {
                     let mut item = Plan::new();
                     item.link(keep_root, &keep, copy_root, &c, kind, &sha)
+                        .and_then(|()| match &metadata {
+                            // Written after the link, in its group: skipped when it is.
+                            Some((path, text)) => item.write(copy_root, path, text.as_bytes()),
+                            None => Ok(()),
+                        })
                         .map(|()| item)
                         .map_err(|e| e.to_string())
                 }
@@ -228,4 +266,48 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
         );
     }
     Ok(code)
+}
+
+/// For a file of a `--local-dir` download about to become a link of `keep` (a hub blob
+/// named `keep_blob_name`, or another file; modified at `keep_mtime`): the new text of its download metadata when the
+/// link would make huggingface_hub's `read_download_metadata` reject it (the link takes the
+/// kept file's mtime, and the metadata only holds while `mtime - 1 <= timestamp`), `None`
+/// when it stays valid as it is, or why the file must be left alone.
+fn download_metadata(
+    dir: &std::path::Path,
+    filename: &str,
+    kind: fsops::LinkKind,
+    sha: &str,
+    keep_blob_name: Option<&str>,
+    keep_mtime: Option<f64>,
+) -> Result<Option<String>, String> {
+    let keep_mtime = keep_mtime.ok_or("the copy to keep cannot be read")?;
+    if crate::stores::downloads::lock_held(&localdir::lock_path(dir, filename)) {
+        return Err("huggingface_hub holds its download lock (a download is running)".into());
+    }
+    let text = std::fs::read_to_string(localdir::metadata_path(dir, filename))
+        .map_err(|e| format!("reading its download metadata: {e}"))?;
+    let Some(meta) = localdir::parse_metadata(&text) else {
+        return Ok(None); // huggingface_hub ignores it too
+    };
+    // The metadata must name the content the file will hold, or it would vouch for a file
+    // it does not describe.
+    if meta.etag != sha && Some(meta.etag.as_str()) != keep_blob_name {
+        return Err(format!(
+            "its download metadata names other content (etag {}); left for huggingface_hub to download again",
+            meta.etag
+        ));
+    }
+    if kind == fsops::LinkKind::Reflink {
+        return Err(
+            "a reflink is a new file with a new mtime, which makes huggingface_hub's download metadata outdated; use --link hard"
+                .into(),
+        );
+    }
+    if localdir::still_valid(meta.timestamp, keep_mtime) {
+        return Ok(None);
+    }
+    // Valid again from now on: the kept file is the content the metadata names.
+    let now = crate::stores::Time::now().max(keep_mtime);
+    Ok(Some(localdir::metadata_text(&meta.commit, &meta.etag, now)))
 }

@@ -64,7 +64,144 @@ fn other_stores(settings: &Settings, args: &MigrateArgs) -> Result<Vec<PathBuf>>
     Ok(out)
 }
 
+#[derive(Serialize)]
+struct LocalReport {
+    applied: bool,
+    import: crate::migrate_local::Import,
+    operations: Vec<OpView>,
+    /// With `--apply`: bytes of file data read (each imported file is checked against its
+    /// etag once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_read: Option<u64>,
+}
+
+/// `migrate --local-dir DIR`: the download becomes blobs and a snapshot of the central store.
+fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit> {
+    let dir = super::given_dirs(settings, &[dir.to_path_buf()], "migrate")?.remove(0);
+    let _lock = if args.apply {
+        Some(super::begin_changes(settings, "migrate")?)
+    } else {
+        None
+    };
+    let (import, plan) =
+        crate::migrate_local::plan(settings, &dir, args.repo.as_deref(), &args.repo_type)?;
+    let mut report = LocalReport {
+        applied: args.apply,
+        import,
+        operations: plan.views(),
+        bytes_read: None,
+    };
+    let mut code = Exit::Ok;
+    if args.apply && !plan.is_empty() {
+        let before = crate::fsops::bytes_read();
+        let outcome = Run::new(&settings.state_dir, "migrate", settings.test_kill_after)
+            .with_progress(std::io::stderr().is_terminal())
+            .execute(&plan)?;
+        report.bytes_read = Some(crate::fsops::bytes_read() - before);
+        for p in outcome.problems() {
+            crate::ui::warn(p);
+            code = Exit::Problems;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(code);
+    }
+    let i = &report.import;
+    let (verb, would) = if args.apply {
+        ("imported", "")
+    } else {
+        ("would import", "would ")
+    };
+    println!(
+        "{}: {} {} ({} file(s)) as {} {} at {} in {}",
+        show(settings, &i.path),
+        verb,
+        human_size(i.imported_bytes),
+        i.files,
+        i.repo_type,
+        i.repo,
+        &i.commit[..12],
+        show(settings, &i.repo_path)
+    );
+    println!(
+        "  its files {would}stay where they are, as hard links of the central blobs; {} already central: `modelenv dedupe --dir {} --apply` links them",
+        human_size(i.already_central_bytes),
+        crate::shell::quote_posix(&i.path.display().to_string())
+    );
+    if !args.apply {
+        crate::ui::hint(
+            "dry run: nothing was changed; `modelenv migrate --local-dir … --apply` does exactly this",
+        );
+    }
+    Ok(code)
+}
+
+#[derive(Serialize)]
+struct StrayReport {
+    applied: bool,
+    strays: Vec<crate::migrate_local::StrayMove>,
+    operations: Vec<OpView>,
+}
+
+/// `migrate --stray DIR…`: stray folders of the hub cache move to CUSTOM_MODEL_DIR.
+fn run_strays(settings: &Settings, args: &MigrateArgs) -> Result<Exit> {
+    let dirs = super::given_dirs(settings, &args.strays, "move")?;
+    let _lock = if args.apply {
+        Some(super::begin_changes(settings, "migrate")?)
+    } else {
+        None
+    };
+    let mut plan = Plan::new();
+    let mut report = StrayReport {
+        applied: args.apply,
+        strays: Vec::new(),
+        operations: Vec::new(),
+    };
+    for d in &dirs {
+        report
+            .strays
+            .push(crate::migrate_local::plan_stray(settings, d, &mut plan)?);
+    }
+    report.operations = plan.views();
+    let mut code = Exit::Ok;
+    if args.apply {
+        let outcome = Run::new(&settings.state_dir, "migrate", settings.test_kill_after)
+            .with_progress(std::io::stderr().is_terminal())
+            .execute(&plan)?;
+        for p in outcome.problems() {
+            crate::ui::warn(p);
+            code = Exit::Problems;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(code);
+    }
+    let verb = if args.apply { "moved" } else { "would move" };
+    for s in &report.strays {
+        println!(
+            "{}: {} {verb} to {}",
+            show(settings, &s.path),
+            human_size(s.bytes),
+            show(settings, &s.to)
+        );
+    }
+    if !args.apply {
+        crate::ui::hint(
+            "dry run: nothing was changed; `modelenv migrate --stray … --apply` does exactly this",
+        );
+    }
+    Ok(code)
+}
+
 pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> {
+    if let Some(dir) = &args.local_dir {
+        return run_local(settings, args, dir);
+    }
+    if !args.strays.is_empty() {
+        return run_strays(settings, args);
+    }
     let stores = other_stores(settings, args)?;
     for w in &settings.unexpressible {
         crate::ui::warn(w);
@@ -118,6 +255,22 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         let mroots = migrate::MigrateRoots::new(settings, root, &archives)?;
         let first_cache = report.caches.len();
         for c in crate::scan::caches(root, &exclude) {
+            if c.kind == "local-dir" {
+                // The project loads it by its path; only `--local-dir` imports one.
+                crate::ui::note(format!(
+                    "{} is a --local-dir download; it stays where it is (`modelenv migrate --local-dir` imports it, `modelenv dedupe` links what the central store holds)",
+                    show(settings, &c.path)
+                ));
+                continue;
+            }
+            if c.kind == "model-folder" {
+                crate::ui::note(format!(
+                    "{} is a converted or saved model the project loads by its path; it stays where it is (`modelenv dedupe --dir {}` links weights stored elsewhere too)",
+                    show(settings, &c.path),
+                    crate::shell::quote_posix(&c.path.display().to_string())
+                ));
+                continue;
+            }
             let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);
             cache_groups.push(plan.push_group(item));
             report.caches.push(res);

@@ -11,6 +11,7 @@ use crate::cli::ScanArgs;
 use crate::scan::{self, Cache, ConfigLine};
 use crate::settings::Settings;
 use crate::stores::StoreKind;
+use crate::stores::localdir::{self, BlobIndex, Download};
 use crate::units::human_size;
 
 use super::show;
@@ -19,6 +20,8 @@ use super::show;
 struct Report<'a> {
     caches: &'a [Cache],
     configs: &'a [ConfigLine],
+    /// `--local-dir` downloads, each file matched with the central store by its etag.
+    local_dir_downloads: &'a [Download],
     /// Bytes in project-local caches.
     local_bytes: u64,
     /// Content stored more than once across the local caches and the central stores.
@@ -69,6 +72,12 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<Exit> {
             files.push(crate::stores::FileInfo::new(c.path.clone(), &m, None));
         }
     }
+    let blobs = BlobIndex::of_hub(&settings.hub_cache());
+    let downloads: Vec<Download> = caches
+        .iter()
+        .filter(|c| c.kind == "local-dir")
+        .map(|c| localdir::read(&c.path, &blobs))
+        .collect();
     let mut warnings = inv.warnings.clone();
     let groups = super::inventory::duplicates(settings, files, true, &mut warnings);
     let local_bytes: u64 = caches.iter().map(|c| c.bytes).sum();
@@ -90,6 +99,7 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<Exit> {
         let r = Report {
             caches: &caches,
             configs: &configs,
+            local_dir_downloads: &downloads,
             local_bytes,
             duplicate_bytes,
             reclaimable_bytes: local_dup,
@@ -109,6 +119,7 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<Exit> {
     if caches.is_empty() {
         println!("  none");
     }
+    print_downloads(settings, &downloads);
     println!("\nConfigs pointing at a local cache");
     for c in &configs {
         println!(
@@ -132,4 +143,33 @@ pub fn run(settings: &Settings, args: &ScanArgs) -> Result<Exit> {
     );
     println!("Savings: {}", human_size(local_dup));
     Ok(Exit::Ok)
+}
+
+/// Each `--local-dir` download: its repo and commit, and how much the central store holds.
+pub fn print_downloads(settings: &Settings, downloads: &[Download]) {
+    if downloads.is_empty() {
+        return;
+    }
+    println!("\n--local-dir downloads (full copies outside the hub cache)");
+    for d in downloads {
+        let repo = d.repo.as_deref().unwrap_or("repo unknown");
+        let commits: Vec<&str> = d.commits.iter().map(|c| &c[..c.len().min(12)]).collect();
+        println!(
+            "  {:>10}  {}  {} @ {}",
+            human_size(d.bytes),
+            show(settings, &d.path),
+            repo,
+            commits.join(", ")
+        );
+        let matched = d.files.iter().filter(|f| f.central.is_some()).count();
+        println!(
+            "              {} of {} file(s) in the central store: {} to link (`modelenv dedupe --dir {}`), {} linked, {} not there (`modelenv migrate --local-dir`)",
+            matched,
+            d.files.len(),
+            human_size(d.in_central_bytes),
+            crate::shell::quote_posix(&d.path.display().to_string()),
+            human_size(d.linked_bytes),
+            human_size(d.not_in_central_bytes),
+        );
+    }
 }

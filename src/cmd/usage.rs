@@ -1,6 +1,7 @@
 //! `modelenv usage`: disk use per store, the largest models, duplicates and what can be freed.
 
 use crate::cmd::Exit;
+use std::os::unix::fs::MetadataExt;
 
 use anyhow::Result;
 use console::style;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use crate::cli::UsageArgs;
 use crate::settings::Settings;
 use crate::stores::dupes::DupGroup;
+use crate::stores::localdir::{self, BlobIndex, Download};
 use crate::stores::{Model, ReclaimKind, StoreSummary};
 use crate::units::{ago, human_size};
 
@@ -38,7 +40,93 @@ struct Report<'a> {
     /// Hub caches other than the central one that hold models (an old HF_HOME, the default
     /// cache next to a configured one), each with the command that merges it.
     other_hub_caches: &'a [OtherStore],
+    hidden_copies: &'a HiddenCopies,
     warnings: &'a [String],
+}
+
+/// Copies of models that no cache listing shows: `--local-dir` downloads (in
+/// CUSTOM_MODEL_DIR and the folders given with `--dir`).
+#[derive(Serialize, Default)]
+pub struct HiddenCopies {
+    pub local_dir_downloads: Vec<Download>,
+    /// Folders in the central hub cache that are not in the hub layout (no library loads a
+    /// model from them), each with the command that moves it to CUSTOM_MODEL_DIR.
+    pub stray_folders: Vec<Stray>,
+    /// Converted or saved models (`config.json` with weights) in the folders given with
+    /// `--dir`; their weights stored elsewhere too are in `duplicates`.
+    pub model_folders: Vec<crate::scan::Cache>,
+    /// Bytes `modelenv dedupe` frees: files whose content the central store already holds.
+    pub dedupe_bytes: u64,
+    /// Bytes the central store does not hold yet: `modelenv migrate --local-dir` imports them.
+    pub migrate_bytes: u64,
+}
+
+#[derive(Serialize)]
+pub struct Stray {
+    pub path: std::path::PathBuf,
+    pub bytes: u64,
+    pub migrate: String,
+}
+
+/// The hidden copies below the custom model folder and `dirs`, and the hub cache's strays.
+pub fn hidden_copies(settings: &Settings, dirs: &[std::path::PathBuf]) -> HiddenCopies {
+    let blobs = BlobIndex::of_hub(&settings.hub_cache());
+    // A folder reached twice (a --dir inside the custom folder, a link) is one download.
+    let mut found: Vec<std::path::PathBuf> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for d in std::iter::once(&settings.custom_model_dir).chain(dirs) {
+        for p in localdir::find(d, 6) {
+            let id = std::fs::metadata(&p).map(|m| (m.dev(), m.ino())).ok();
+            if seen.insert(id) {
+                found.push(p);
+            }
+        }
+    }
+    let local_dir_downloads: Vec<Download> =
+        found.iter().map(|p| localdir::read(p, &blobs)).collect();
+    let stray_folders = crate::stores::hub::stray_folders(&settings.hub_cache())
+        .into_iter()
+        .map(|p| Stray {
+            bytes: crate::scan_size(&p),
+            migrate: format!(
+                "modelenv migrate --stray {} --apply",
+                crate::shell::quote_posix(&p.display().to_string())
+            ),
+            path: p,
+        })
+        .collect();
+    let exclude = [
+        settings.hf_home.clone(),
+        settings.custom_model_dir.clone(),
+        settings.ollama_models.clone(),
+    ];
+    let mut model_folders = Vec::new();
+    for d in dirs {
+        if crate::scan::is_model_folder(d) {
+            model_folders.push(crate::scan::Cache {
+                path: d.clone(),
+                bytes: crate::scan_size(d),
+                kind: "model-folder",
+                models: Vec::new(),
+            });
+            continue;
+        }
+        model_folders.extend(
+            crate::scan::caches(d, &exclude)
+                .into_iter()
+                .filter(|c| c.kind == "model-folder"),
+        );
+    }
+    HiddenCopies {
+        stray_folders,
+        model_folders,
+        dedupe_bytes: local_dir_downloads.iter().map(|d| d.in_central_bytes).sum(),
+        migrate_bytes: local_dir_downloads
+            .iter()
+            .map(|d| d.not_in_central_bytes)
+            .sum(),
+        local_dir_downloads,
+    }
 }
 
 #[derive(Serialize)]
@@ -65,11 +153,9 @@ fn other_stores(settings: &Settings) -> Vec<OtherStore> {
 }
 
 pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
-    let mut inv = inventory::read(
-        settings,
-        &super::given_dirs(settings, &args.dirs, "read")?,
-        &args.stores,
-    );
+    let dirs = super::given_dirs(settings, &args.dirs, "read")?;
+    let mut inv = inventory::read(settings, &dirs, &args.stores);
+    let hidden = hidden_copies(settings, &dirs);
     let contents: Vec<_> = inv
         .models
         .iter()
@@ -113,6 +199,7 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
             reclaimable,
             duplicates: &groups,
             other_hub_caches: &others,
+            hidden_copies: &hidden,
             warnings: &inv.warnings,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -126,6 +213,7 @@ pub fn run(settings: &Settings, args: &UsageArgs) -> Result<Exit> {
             &reclaimable,
             &groups,
         );
+        print_hidden(settings, &hidden);
         for o in &others {
             println!(
                 "\n{} {} ({}) holds models outside the central store; merge it: {}",
@@ -285,4 +373,35 @@ fn print_human(
             );
         }
     }
+}
+
+fn print_hidden(settings: &Settings, h: &HiddenCopies) {
+    if h.local_dir_downloads.is_empty() && h.stray_folders.is_empty() && h.model_folders.is_empty()
+    {
+        return;
+    }
+    println!("\n{}", style("Hidden copies").bold());
+    super::scan::print_downloads(settings, &h.local_dir_downloads);
+    if !h.model_folders.is_empty() {
+        println!("\nConverted and saved models");
+    }
+    for m in &h.model_folders {
+        println!("  {:>10}  {}", human_size(m.bytes), show(settings, &m.path));
+    }
+    if !h.stray_folders.is_empty() {
+        println!("\nStray folders in the hub cache (no library loads a model from them)");
+    }
+    for s in &h.stray_folders {
+        println!(
+            "  {:>10}  {}: {}",
+            human_size(s.bytes),
+            show(settings, &s.path),
+            s.migrate
+        );
+    }
+    println!(
+        "  dedupe frees {}; migrate --local-dir imports {}",
+        human_size(h.dedupe_bytes),
+        human_size(h.migrate_bytes)
+    );
 }

@@ -196,6 +196,7 @@ fn changed_dirs(a: &Action) -> Vec<PathBuf> {
         Action::Move { from, to, .. } => vec![parent(from), parent(to)],
         Action::Symlink { at, .. } => vec![parent(at)],
         Action::Link { copy, .. } => vec![parent(copy)],
+        Action::HardLink { at, .. } => vec![parent(at)],
         Action::Check { .. } | Action::Share { .. } => vec![],
     };
     v.into_iter().flatten().collect()
@@ -470,6 +471,29 @@ impl Run {
                 kind,
                 sha256,
             } => self.link_one(keep, copy, *kind, sha256),
+            Action::HardLink { keep, at } => {
+                let rk = resolve(&keep.root, &keep.rel, false)?;
+                let ra = resolve(&at.root, &at.rel, true)?;
+                // Only the file the plan saw, wherever it is now (a rename keeps its identity).
+                let k = check_seen(keep, &rk)?;
+                if let Some(a) = ra.now {
+                    if (a.dev, a.ino) == (k.dev, k.ino) {
+                        return Ok(Status::AlreadyDone);
+                    }
+                    return Err(refused(Refusal::Exists {
+                        path: ra.path.clone(),
+                    }));
+                }
+                if k.dev != at.root.dev() {
+                    return Err(refused(Refusal::OtherFilesystem {
+                        path: ra.path.clone(),
+                    }));
+                }
+                rustix::fs::linkat(&rk.dir, rk.name(), &ra.dir, ra.name(), AtFlags::empty())
+                    .map_err(|e| io(&ra.path, e))?;
+                let _ = rustix::fs::fsync(&ra.dir);
+                Ok(Status::Done)
+            }
             Action::Check { target, verify } => {
                 let r = resolve(&target.root, &target.rel, false)?;
                 let now = check_seen(target, &r)?;

@@ -142,6 +142,10 @@ pub(crate) enum Action {
         kind: LinkKind,
         sha256: String,
     },
+    /// A new name `at` for the file an earlier operation put at `keep` (a file moved into a
+    /// store, linked back where it was): `keep.seen` is that file as it was before it moved,
+    /// so the link is made only to the very file the plan saw.
+    HardLink { keep: Target, at: Target },
     /// A proof the rest of its group relies on: the file holds this content.
     Check { target: Target, verify: Verify },
     /// A file's whole new content, written atomically (mode kept).
@@ -207,6 +211,7 @@ impl Action {
                 copy.path(),
                 Some(keep.path()),
             ),
+            Action::HardLink { keep, at } => ("hard_link", at.path(), Some(keep.path())),
             Action::Check { target, .. } => ("check", target.path(), None),
             Action::Write { target, .. } => ("write", target.path(), None),
             Action::CreateDir { target } => ("create_dir", target.path(), None),
@@ -423,6 +428,39 @@ impl Plan {
             kind,
             sha256: sha256.to_owned(),
         });
+        Ok(())
+    }
+
+    /// After an earlier operation of this plan moved the file `from` to `to` on the same
+    /// filesystem, gives it back its old name as a hard link: `from` ends up holding the same
+    /// file under both names. Refused unless `from` is a regular file on the filesystem of
+    /// both roots.
+    pub fn link_back(
+        &mut self,
+        from_root: &Root,
+        from: &Path,
+        to_root: &Root,
+        to: &Path,
+    ) -> Result<(), Refusal> {
+        let now = Target::existing(from_root, from)?;
+        let seen = now.seen;
+        if seen.is_some_and(|f| f.kind != Kind::File) {
+            return Err(Refusal::Changed {
+                path: from.to_path_buf(),
+                what: "not a regular file".into(),
+            });
+        }
+        if seen.map(|f| f.dev) != Some(to_root.dev()) {
+            return Err(Refusal::OtherFilesystem {
+                path: from.to_path_buf(),
+            });
+        }
+        let keep = Target {
+            seen,
+            ..Target::later(to_root, to)?
+        };
+        let at = Target::later(from_root, from)?;
+        self.push(Action::HardLink { keep, at });
         Ok(())
     }
 

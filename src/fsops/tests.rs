@@ -619,3 +619,44 @@ fn a_refused_lock_names_its_holder() {
         "{err}"
     );
 }
+
+#[test]
+fn link_back_gives_a_moved_file_its_old_name_again() {
+    let (dir, root) = setup();
+    let from = dir.path().join("local/w.bin");
+    fs::create_dir_all(from.parent().unwrap()).unwrap();
+    fs::write(&from, "data").unwrap();
+    let ino = fs::metadata(&from).unwrap().ino();
+    let to = dir.path().join("central/blobs").join(sha(b"data"));
+    let mut plan = Plan::new();
+    plan.move_to(&root, &from, &root, &to, Verify::Name(sha(b"data")))
+        .unwrap();
+    plan.link_back(&root, &from, &root, &to).unwrap();
+    assert_eq!(
+        status(&run(dir.path(), &plan)),
+        [Status::Done, Status::Done]
+    );
+    assert_eq!(fs::metadata(&from).unwrap().ino(), ino);
+    assert_eq!(fs::metadata(&to).unwrap().ino(), ino);
+    // Run again (a resume that finds both done): the same file under both names.
+    run(dir.path(), &plan);
+    assert_eq!(fs::metadata(&from).unwrap().ino(), ino);
+    assert_eq!(fs::metadata(&to).unwrap().ino(), ino);
+    assert_eq!(fs::read(&from).unwrap(), b"data");
+}
+
+#[test]
+fn link_back_never_links_a_file_the_plan_did_not_see() {
+    let (dir, root) = setup();
+    let from = dir.path().join("w.bin");
+    fs::write(&from, "data").unwrap();
+    let to = dir.path().join("blob");
+    let mut plan = Plan::new();
+    plan.link_back(&root, &from, &root, &to).unwrap();
+    // Something else appears where the moved file was expected.
+    fs::write(&to, "other").unwrap();
+    fs::remove_file(&from).unwrap();
+    assert_eq!(status(&run(dir.path(), &plan)), [Status::Refused]);
+    assert!(!from.exists());
+    assert_eq!(fs::read(&to).unwrap(), b"other");
+}

@@ -118,16 +118,21 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
     if !root.is_dir() {
         return StoreScan::missing(root, store);
     }
-    let files = walk(root, warnings);
+    let mut files = walk(root, warnings);
+    // `--local-dir` downloads are one model each, their files vouched for by their download
+    // metadata; huggingface_hub's bookkeeping in them is no model's content.
+    let downloads = super::localdir::annotate(&mut files);
     // Folders that are checkpoints: they directly hold config.json or safetensors shards.
     let mut model_dirs: Vec<PathBuf> = files
         .iter()
+        .filter(|f| !super::localdir::is_bookkeeping(&f.path, &downloads))
         .filter(|f| {
             let n = f.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             n == "config.json" || n.ends_with(".safetensors")
         })
         .filter_map(|f| f.path.parent().map(Path::to_path_buf))
         .filter(|d| d != root)
+        .chain(downloads.iter().filter(|d| *d != root).cloned())
         .collect();
     model_dirs.sort();
     model_dirs.dedup();
@@ -140,16 +145,52 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
     }
     let mut grouped: BTreeMap<PathBuf, Vec<FileInfo>> = BTreeMap::new();
     let mut singles = Vec::new();
-    for f in &files {
+    for f in files
+        .iter()
+        .filter(|f| !super::localdir::is_bookkeeping(&f.path, &downloads))
+    {
         match top_dirs.iter().find(|d| f.path.starts_with(d)) {
             Some(d) => grouped.entry(d.clone()).or_default().push(f.clone()),
             None if is_weight_file(&f.path) => singles.push(f.clone()),
             None => {}
         }
     }
+    let download = downloads.iter().any(|d| d == root);
+    if download || crate::scan::is_model_folder(root) {
+        // The folder is one `--local-dir` download or one converted or saved model: one
+        // model, named by the folder.
+        let contents: Vec<FileInfo> = files
+            .iter()
+            .filter(|f| !super::localdir::is_bookkeeping(&f.path, &downloads))
+            .cloned()
+            .collect();
+        let mut m = model_of(
+            store,
+            root,
+            root.to_path_buf(),
+            if download { "local-dir" } else { "folder" }.into(),
+            contents,
+        );
+        m.id = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return StoreScan {
+            summary: summary(root, store, &files, 1),
+            models: vec![m],
+            reclaim: Vec::new(),
+        };
+    }
     let mut models: Vec<Model> = grouped
         .into_iter()
-        .map(|(d, fs)| model_of(store, root, d, "folder".into(), fs))
+        .map(|(d, fs)| {
+            let kind = if downloads.contains(&d) {
+                "local-dir"
+            } else {
+                "folder"
+            };
+            model_of(store, root, d, kind.into(), fs)
+        })
         .collect();
     for f in singles {
         let ext = f

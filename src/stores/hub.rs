@@ -155,6 +155,33 @@ pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
     }
 }
 
+/// Folders in the hub cache `root` that are not in the hub layout (not a `models--`,
+/// `datasets--` or `spaces--` folder, `.locks` or the shared blob store): an
+/// `mlx_lm.convert --mlx-path` output, a `--local-dir` download pointed into the cache.
+/// huggingface_hub's `scan_cache_dir` only warns about each ("not a valid HuggingFace cache
+/// directory"); no library loads a model from one. Links are not followed or listed.
+pub fn stray_folders(root: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let shared = is_shared_store(&root.join("blobs"));
+    let mut out: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let repo_named = name
+                .split_once("--")
+                .is_some_and(|(p, _)| repo_type(p).is_some());
+            !repo_named && name != ".locks" && !(shared && name == "blobs")
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
 /// Every regular file below `dir` (symlinks not followed), as physical files; `dir` may
 /// itself be a file.
 pub fn walk_files(dir: &Path, warnings: &Warnings) -> Vec<FileInfo> {

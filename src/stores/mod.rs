@@ -10,6 +10,7 @@ pub mod dupes;
 pub mod fastfs;
 pub mod files;
 pub mod hub;
+pub mod localdir;
 pub mod ollama;
 pub mod reach;
 

@@ -18,6 +18,7 @@ mod python;
 mod repo;
 mod shared;
 mod shells;
+mod strays;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -168,6 +169,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     checks.extend(ollama_checks);
     checks.extend(repo::checks(settings, args.repo.as_deref()));
     checks.extend(integrity::checks(settings));
+    checks.extend(strays::checks(settings));
 
     let ok = !checks.iter().any(|c| c.status == Status::Fail);
     if args.json {
