@@ -75,9 +75,7 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
             modelenv::cli::ModelsAction::Archive(args) => cmd::manage::archive(&settings, args),
             modelenv::cli::ModelsAction::Restore(args) => cmd::manage::restore(&settings, args),
         },
-        Command::Config { action } => {
-            cmd::config::run(&settings, &env, action).map(|()| cmd::Exit::Ok)
-        }
+        Command::Config { action } => cmd::config::run(&settings, action).map(|()| cmd::Exit::Ok),
         Command::Share {
             action: modelenv::cli::ShareAction::Init(args),
         } => cmd::share::init(&settings, args),

@@ -159,8 +159,7 @@ impl Settings {
             match config.get_str(key)? {
                 None => Ok(None),
                 Some(raw) => {
-                    let p = expand_path(&raw, &home, env)
-                        .with_context(|| format!("{}: key `{key}`", path.display()))?;
+                    let p = expand_path(&raw, &home);
                     if !p.is_absolute() {
                         bail!(
                             "{}: `{key}` must be an absolute path (or start with ~/), got {raw:?}",
@@ -178,7 +177,7 @@ impl Settings {
         let adopted = |key: &str, expand: bool| -> Option<PathBuf> {
             let v = env.non_empty(key)?;
             let p = if expand {
-                expand_path(v, &home, env).ok()?
+                expand_env_path(v, &home, env).ok()?
             } else {
                 PathBuf::from(v)
             };
@@ -367,8 +366,45 @@ impl Settings {
     }
 }
 
-/// Expands `~` and `$VAR`/`${VAR}` the way a shell would, with HOME taken from Settings.
-pub fn expand_path(raw: &str, home: &Path, env: &Env) -> Result<PathBuf> {
+/// Refuses central locations that one of the places modelenv writes them could not hold
+/// exactly: text that is not UTF-8, or a control character (a newline would start a line of
+/// its own, a marker line perhaps, in every startup file, `.env` and the config).
+pub fn check_locations(settings: &Settings) -> Result<()> {
+    for (flag, p) in [
+        ("--hf-home", &settings.hf_home),
+        ("--custom-model-dir", &settings.custom_model_dir),
+    ] {
+        let Some(s) = p.to_str() else {
+            bail!("{flag} {}: not UTF-8; choose another location", p.display());
+        };
+        if let Some(c) = s.chars().find(|c| c.is_control() && *c != '\t') {
+            bail!(
+                "{flag} {s:?} contains the control character {c:?}, which startup files, .env files and the config cannot hold; choose another location"
+            );
+        }
+        let stored = settings.tilde(p);
+        if normalize(&expand_path(&stored, &settings.home)) != *p {
+            bail!(
+                "{flag} {s:?}: the config file would read {stored:?} back as another location; choose another location"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Expands a leading `~` or `~/` with HOME from Settings; everything else is taken as written
+/// (a `$` too), so a location reads back exactly as install stored it and the shells export it.
+pub fn expand_path(raw: &str, home: &Path) -> PathBuf {
+    match raw.strip_prefix('~') {
+        Some("") => home.to_path_buf(),
+        Some(rest) if rest.starts_with('/') => home.join(&rest[1..]),
+        _ => PathBuf::from(raw),
+    }
+}
+
+/// Expands `~` and `$VAR`/`${VAR}` the way a shell would (and huggingface_hub does for
+/// HF_HOME), with HOME taken from Settings. Only for values read from the environment.
+pub fn expand_env_path(raw: &str, home: &Path, env: &Env) -> Result<PathBuf> {
     let home_str = home.to_string_lossy().into_owned();
     let expanded = shellexpand::full_with_context(
         raw,

@@ -22,16 +22,16 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     } else {
         args.shells.clone()
     };
+    // Planned and checked first, so a refusal changes nothing; planned again under the lock
+    // (see install), from the undo record as it is then.
     let mut edits = plan_edits(settings, &shells, args)?;
     edit::check(&edits)?;
     let _changes = if args.dry_run {
         None
     } else {
-        // Taking the lock may finish an interrupted run, which changes the files: plan again.
         let c = super::begin_changes(settings, "uninstall")?;
-        if !c.resumed.is_empty() {
-            edits = plan_edits(settings, &shells, args)?;
-        }
+        edits = plan_edits(settings, &shells, args)?;
+        edit::check(&edits)?;
         Some(c)
     };
     let changed = super::user_changes(settings, &edits, args.dry_run);
