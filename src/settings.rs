@@ -128,6 +128,26 @@ pub const EXPORT_NAMES: [&str; 4] = [
 
 impl Settings {
     pub fn resolve(env: &Env, cwd: &Path, overrides: &Overrides) -> Result<Settings> {
+        Self::resolve_with(env, cwd, overrides, None)
+    }
+
+    /// For commands that must work whatever the config file says (uninstall, `config`, which
+    /// fixes it): each problem in the config is noted in `problems` and the default is used.
+    pub fn resolve_lenient(
+        env: &Env,
+        cwd: &Path,
+        overrides: &Overrides,
+        problems: &mut Vec<String>,
+    ) -> Result<Settings> {
+        Self::resolve_with(env, cwd, overrides, Some(problems))
+    }
+
+    fn resolve_with(
+        env: &Env,
+        cwd: &Path,
+        overrides: &Overrides,
+        mut lenient: Option<&mut Vec<String>>,
+    ) -> Result<Settings> {
         let home = match env.non_empty("HOME") {
             Some(h) => PathBuf::from(h),
             None => {
@@ -148,12 +168,37 @@ impl Settings {
         let config_home = xdg("XDG_CONFIG_HOME", ".config");
         let state_home = xdg("XDG_STATE_HOME", ".local/state");
         let config_path = config_home.join("modelenv").join("config.toml");
-        let config = Config::load(&config_path)?;
+        let config = match (Config::load(&config_path), lenient.as_deref_mut()) {
+            (Ok(c), _) => c,
+            (Err(e), Some(problems)) => {
+                problems.push(format!("{e:#}"));
+                Config::empty(&config_path)
+            }
+            (Err(e), None) => return Err(e),
+        };
         let system_config_path = env
             .non_empty("MODELENV_SYSTEM_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/etc/modelenv/config.toml"));
-        let system_config = Config::load(&system_config_path)?;
+        let system_config = match (Config::load(&system_config_path), lenient.as_deref_mut()) {
+            (Ok(c), _) => c,
+            (Err(e), Some(problems)) => {
+                problems.push(format!("{e:#}"));
+                Config::empty(&system_config_path)
+            }
+            (Err(e), None) => return Err(e),
+        };
+        // A config problem is an error, or for a lenient caller a note and the default.
+        let problems = std::cell::RefCell::new(lenient);
+        let soft = |r: Result<Option<PathBuf>>| -> Result<Option<PathBuf>> {
+            match (r, problems.borrow_mut().as_deref_mut()) {
+                (Err(e), Some(p)) => {
+                    p.push(format!("{e:#}"));
+                    Ok(None)
+                }
+                (r, _) => r,
+            }
+        };
 
         let expand_in = |config: &Config, path: &Path, key: &str| -> Result<Option<PathBuf>> {
             match config.get_str(key)? {
@@ -198,7 +243,7 @@ impl Settings {
                 let p = if f.is_absolute() { f } else { cwd.join(f) };
                 return Ok((normalize(&p), Source::Flag));
             }
-            Ok(match (expand_cfg(key)?, expand_system(key)?, env_value) {
+            Ok(match (soft(expand_cfg(key))?, soft(expand_system(key))?, env_value) {
                 (Some(p), _, _) => (p, Source::Config),
                 (None, Some(p), _) => (p, Source::System),
                 (None, None, Some(p)) => (p, Source::Environment),
@@ -271,12 +316,20 @@ impl Settings {
                 hf_home.join("datasets").display()
             ));
         }
-        let headroom = match config.get_str("headroom")? {
-            Some(v) => Some(
+        let headroom = config.get_str("headroom").and_then(|v| {
+            v.map(|v| {
                 crate::units::parse_size(&v)
-                    .with_context(|| format!("{}: key `headroom`", config_path.display()))?,
-            ),
-            None => None,
+                    .with_context(|| format!("{}: key `headroom`", config_path.display()))
+            })
+            .transpose()
+        });
+        let headroom = match (headroom, problems.borrow_mut().as_deref_mut()) {
+            (Ok(h), _) => h,
+            (Err(e), Some(p)) => {
+                p.push(format!("{e:#}"));
+                None
+            }
+            (Err(e), None) => return Err(e),
         };
         let zdotdir = match env.non_empty("ZDOTDIR") {
             Some(z) if Path::new(z).is_absolute() => normalize(Path::new(z)),

@@ -179,6 +179,13 @@ pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Res
         };
         let (new, added_eol) = block::upsert(text, &block_text, at, &what)?;
         if new.as_str() != text || old.is_none() {
+            // A block modelenv did not write here (synced dotfiles, a copied file) is the
+            // user's: kept in the undo record and put back by uninstall.
+            let foreign = match state.files.get(&target.path) {
+                Some(r) if r.own_block => None,
+                Some(r) => r.foreign_block.clone(),
+                None => block::text_of(text, &what)?,
+            };
             let rec = state
                 .files
                 .entry(target.path.clone())
@@ -187,6 +194,10 @@ pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Res
                     ..Default::default()
                 });
             rec.added_eol |= added_eol;
+            if rec.foreign_block.is_none() {
+                rec.foreign_block = foreign;
+            }
+            rec.own_block = true;
         }
         edits.push(Edit {
             path: target.path,

@@ -76,14 +76,22 @@ fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Re
             .map(|t| t.path)
             .collect();
         for path in shell.all_candidate_files(settings) {
-            let real = fsutil::resolve_link(&path)?;
-            let Some(old) = fsutil::read_optional(&real)? else {
-                state.files.remove(&path);
+            // Without a record, modelenv did not write there in this HOME: a block there is
+            // the user's, and the file is not even read.
+            let Some(rec) = state.files.remove(&path) else {
                 continue;
             };
-            let rec = state.files.remove(&path).unwrap_or_default();
+            let real = fsutil::resolve_link(&path)?;
+            let Some(old) = fsutil::read_optional(&real)? else {
+                continue;
+            };
             let what = show(settings, &path);
-            let Some(new) = block::remove(&old, rec.added_eol, &what)? else {
+            let new = match &rec.foreign_block {
+                Some(f) => block::replace_exact(&old, f, &what)?,
+                None if rec.own_block => block::remove(&old, rec.added_eol, &what)?,
+                None => None,
+            };
+            let Some(new) = new else {
                 continue;
             };
             let delete = (rec.created || whole.contains(&path)) && new.trim().is_empty();
