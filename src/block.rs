@@ -196,9 +196,23 @@ mod tests {
 
     #[test]
     fn append_then_remove_restores_bytes() {
-        for original in ["", "x=1\n", "x=1", "a\r\nb\r\n", "a\r\nb"] {
+        for original in [
+            "",
+            "x=1\n",
+            "x=1",
+            "a\r\nb\r\n",
+            "a\r\nb",
+            "x\r",
+            "\n\r",
+            "a\rb",
+        ] {
             let (with, added) = upsert(original, B, At::End, "f").unwrap();
             assert!(with.contains("export A=1"));
+            assert_eq!(
+                upsert(&with, B, At::End, "f").unwrap().0,
+                with,
+                "again {original:?}"
+            );
             let back = remove(&with, added, "f").unwrap().unwrap();
             assert_eq!(back, original, "original {original:?}");
         }
