@@ -632,7 +632,10 @@ pub fn apply(
         }
         let keep_empty_block = originals.foreign_block.is_some();
         if missing.is_empty() && !keep_empty_block {
-            edits.push((r.clone(), String::new()));
+            // Every key lives outside a block now: modelenv's block goes, with the line end
+            // install added for it.
+            edits.push((block_removal(text, r, originals.added_eol), String::new()));
+            originals.added_eol = false;
         } else {
             let mut b = render_block(&missing, eol);
             // A block at the very end of a file without a final line end keeps that shape.
@@ -656,9 +659,7 @@ pub fn apply(
         .map(|(k, v)| (*k, raw_of(v).to_owned()))
         .collect();
     verify(text, &new, &want, what)?;
-    if find_block(&new, &parse(&new), what)?.is_some() {
-        originals.own_block = true;
-    }
+    originals.own_block = find_block(&new, &parse(&new), what)?.is_some();
     // The first original of every value is kept (a value the user changed since starts over).
     for r in records {
         match originals
@@ -671,6 +672,23 @@ pub fn apply(
         }
     }
     Ok(new)
+}
+
+/// What goes with modelenv's block `r`: the block, and the line end install added before it
+/// when it is last in the file.
+fn block_removal(text: &str, r: &Range<usize>, added_eol: bool) -> Range<usize> {
+    let mut start = r.start;
+    if added_eol && r.end == text.len() {
+        let before = &text[..start];
+        start -= if before.ends_with("\r\n") {
+            2
+        } else if before.ends_with(['\n', '\r']) {
+            1
+        } else {
+            0
+        };
+    }
+    start..r.end
 }
 
 fn render_block(missing: &[&(&str, String)], eol: &str) -> String {
@@ -718,18 +736,7 @@ pub fn revert(text: &str, originals: &Originals, what: &str) -> Result<String> {
         match &originals.foreign_block {
             Some(f) => edits.push((r.clone(), f.clone())),
             None if originals.own_block => {
-                let mut start = r.start;
-                if originals.added_eol && r.end == text.len() {
-                    let before = &text[..start];
-                    start -= if before.ends_with("\r\n") {
-                        2
-                    } else if before.ends_with(['\n', '\r']) {
-                        1
-                    } else {
-                        0
-                    };
-                }
-                edits.push((start..r.end, String::new()));
+                edits.push((block_removal(text, r, originals.added_eol), String::new()));
             }
             None => {}
         }
@@ -898,6 +905,24 @@ mod tests {
         assert_eq!(apply(&new, &s(), &mut o2, "f").unwrap(), new, "idempotent");
         assert_eq!(o2, o, "originals recorded once");
         assert_eq!(revert(&new, &o, "f").unwrap(), text);
+    }
+
+    #[test]
+    fn a_block_dropped_by_a_later_install_takes_its_line_end_along() {
+        let text = "A=1";
+        let mut o = Originals::default();
+        let once = apply(text, &s(), &mut o, "f").unwrap();
+        assert!(o.added_eol && o.own_block);
+        // The user sets every key outside the block since: the next install drops the block.
+        let keys: String = managed(&s())
+            .iter()
+            .map(|(k, _)| format!("{k}=x\n"))
+            .collect();
+        let edited = once.replacen("A=1\n", &format!("A=1\n{keys}"), 1);
+        let twice = apply(&edited, &s(), &mut o, "f").unwrap();
+        assert!(!twice.contains("modelenv") && !o.own_block, "{twice}");
+        let back = revert(&twice, &o, "f").unwrap();
+        assert_eq!(back, format!("A=1\n{keys}").trim_end_matches('\n'));
     }
 
     #[test]
