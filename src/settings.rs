@@ -243,12 +243,14 @@ impl Settings {
                 let p = if f.is_absolute() { f } else { cwd.join(f) };
                 return Ok((normalize(&p), Source::Flag));
             }
-            Ok(match (soft(expand_cfg(key))?, soft(expand_system(key))?, env_value) {
-                (Some(p), _, _) => (p, Source::Config),
-                (None, Some(p), _) => (p, Source::System),
-                (None, None, Some(p)) => (p, Source::Environment),
-                (None, None, None) => (default, Source::Default),
-            })
+            Ok(
+                match (soft(expand_cfg(key))?, soft(expand_system(key))?, env_value) {
+                    (Some(p), _, _) => (p, Source::Config),
+                    (None, Some(p), _) => (p, Source::System),
+                    (None, None, Some(p)) => (p, Source::Environment),
+                    (None, None, None) => (default, Source::Default),
+                },
+            )
         };
         let default_hf_home = cache_home.join("huggingface");
         let env_hf_home = adopted("HF_HOME", true);
