@@ -25,10 +25,13 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 venv="${MODELENV_TEST_VENV:-$PWD/target/test-venv}"
-if ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv, yaml, ruamel.yaml' 2>/dev/null; then
+# Made again when the requirements change (tests/dotenv.rs needs the pinned python-dotenv).
+if ! cmp -s scripts/test-requirements.txt "$venv/requirements.txt" ||
+  ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv, yaml, ruamel.yaml' 2>/dev/null; then
   echo "creating the test Python environment in $venv" >&2
-  python3 -m venv "$venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
+  cp scripts/test-requirements.txt "$venv/requirements.txt"
 fi
 export MODELENV_TEST_PYTHON="$venv/bin/python"
 

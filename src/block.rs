@@ -15,10 +15,12 @@ pub struct Lines<'a> {
 impl<'a> Lines<'a> {
     pub fn new(text: &'a str) -> Self {
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let crlf = lines
-            .iter()
-            .find(|l| l.ends_with('\n'))
-            .is_some_and(|l| l.ends_with("\r\n"));
+        // The line end the file has once a line end is added: a text without any `\n` that
+        // ends in `\r` becomes CRLF then (so a second run sees what the first wrote).
+        let crlf = match lines.iter().find(|l| l.ends_with('\n')) {
+            Some(l) => l.ends_with("\r\n"),
+            None => text.ends_with('\r'),
+        };
         Lines { lines, crlf }
     }
 
@@ -131,15 +133,29 @@ pub fn remove(text: &str, added_eol: bool, what: &str) -> Result<Option<String>>
     };
     let mut out: String = l.lines[..b].concat();
     let tail: String = l.lines[e + 1..].concat();
-    if added_eol && tail.is_empty() {
-        if out.ends_with("\r\n") {
-            out.truncate(out.len() - 2);
-        } else if out.ends_with('\n') {
-            out.truncate(out.len() - 1);
-        }
+    // Exactly the line end upsert added: the file's own (`\n` after a stray `\r` in an LF file).
+    if added_eol && tail.is_empty() && out.ends_with(l.eol()) {
+        out.truncate(out.len() - l.eol().len());
     }
     out.push_str(&tail);
     Ok(Some(out))
+}
+
+/// The block's exact text (its lines with their terminators), or `None`.
+pub fn text_of(text: &str, what: &str) -> Result<Option<String>> {
+    let l = Lines::new(text);
+    Ok(find(&l.lines, what)?.map(|(b, e)| l.lines[b..=e].concat()))
+}
+
+/// The text with the block's lines replaced by `with`, exactly; `None` without a block.
+pub fn replace_exact(text: &str, with: &str, what: &str) -> Result<Option<String>> {
+    let l = Lines::new(text);
+    Ok(find(&l.lines, what)?.map(|(b, e)| {
+        let mut out: String = l.lines[..b].concat();
+        out.push_str(with);
+        out.push_str(&l.lines[e + 1..].concat());
+        out
+    }))
 }
 
 /// The first line of a bash "return unless interactive" guard, if the file has one.
@@ -180,9 +196,23 @@ mod tests {
 
     #[test]
     fn append_then_remove_restores_bytes() {
-        for original in ["", "x=1\n", "x=1", "a\r\nb\r\n", "a\r\nb"] {
+        for original in [
+            "",
+            "x=1\n",
+            "x=1",
+            "a\r\nb\r\n",
+            "a\r\nb",
+            "x\r",
+            "\n\r",
+            "a\rb",
+        ] {
             let (with, added) = upsert(original, B, At::End, "f").unwrap();
             assert!(with.contains("export A=1"));
+            assert_eq!(
+                upsert(&with, B, At::End, "f").unwrap().0,
+                with,
+                "again {original:?}"
+            );
             let back = remove(&with, added, "f").unwrap().unwrap();
             assert_eq!(back, original, "original {original:?}");
         }

@@ -51,6 +51,15 @@ impl Config {
         })
     }
 
+    /// A config with nothing in it (a file that could not be read is taken as that).
+    pub fn empty(path: &Path) -> Config {
+        Config {
+            path: path.to_path_buf(),
+            original: None,
+            doc: DocumentMut::new(),
+        }
+    }
+
     fn check_key(key: &str) -> Result<()> {
         if KEYS.iter().any(|(k, _)| *k == key) {
             return Ok(());

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::dotenv::Originals;
-use crate::fsops::{Plan, Root, Run};
+use crate::fsops::{Plan, Root, Run, Status};
 use crate::fsutil;
 use crate::settings::Settings;
 
@@ -112,13 +112,24 @@ fn existing_ancestor(p: &Path) -> &Path {
 /// Plans `edits`: a one-time backup of each original, then each file's new content (or its
 /// removal). Nothing is changed.
 pub fn plan(edits: &[Edit], backup_dir: &Path) -> Result<Plan> {
+    Ok(plan_indexed(edits, backup_dir)?.0)
+}
+
+/// [`plan`], and for each edit that changes a file, the index of the operation that replaces
+/// it: what a rollback must undo when that operation happened.
+fn plan_indexed(edits: &[Edit], backup_dir: &Path) -> Result<(Plan, Vec<(usize, usize)>)> {
     let mut plan = Plan::new();
+    let mut replaced = Vec::new();
     // modelenv's own record of what it changes is written before the files it describes.
     let state_dir = backup_dir.parent().unwrap_or(backup_dir);
-    let mut ordered: Vec<&Edit> = edits.iter().filter(|e| e.changes()).collect();
-    ordered.sort_by_key(|e| !e.real.starts_with(state_dir));
-    for e in ordered {
-        fsutil::check_writable(&e.real)?;
+    let mut ordered: Vec<(usize, &Edit)> = edits
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.changes())
+        .collect();
+    ordered.sort_by_key(|(_, e)| !e.real.starts_with(state_dir));
+    for (i, e) in ordered {
+        check_target(e)?;
         let root = Root::open(existing_ancestor(&e.real))
             .with_context(|| format!("opening the folder of {}", e.real.display()))?;
         if let Some(old) = &e.old
@@ -129,32 +140,67 @@ pub fn plan(edits: &[Edit], backup_dir: &Path) -> Result<Plan> {
                 .with_context(|| format!("opening {}", backup_dir.display()))?;
             plan.write(&broot, &dest, old.as_bytes())?;
         }
+        replaced.push((plan.len(), i));
         match &e.new {
             Some(text) => plan.write(&root, &e.real, text.as_bytes())?,
             None => plan.remove(&root, &e.real)?,
         }
     }
-    Ok(plan)
+    Ok((plan, replaced))
 }
 
 /// Refuses, before anything changes, edits of files that cannot be written.
 pub fn check(edits: &[Edit]) -> Result<()> {
     for e in edits.iter().filter(|e| e.changes()) {
-        fsutil::check_writable(&e.real)?;
+        check_target(e)?;
     }
     Ok(())
 }
 
-/// Checks every edit can be written, then writes them, backing up each original once; stops
-/// with an error naming every file that could not be written.
+/// A file modelenv may replace: writable, and replacing it keeps what the user has.
+fn check_target(e: &Edit) -> Result<()> {
+    fsutil::check_writable(&e.real)?;
+    fsutil::check_replaceable(&e.real)
+}
+
+/// Checks every edit can be written, then writes them, backing up each original once. All or
+/// nothing: when one cannot be written (a full disk), the files already replaced get their
+/// old content back, the undo record included, and the error names what failed.
 pub fn apply(settings: &Settings, command: &str, edits: &[Edit]) -> Result<()> {
-    let plan = plan(edits, &settings.state_dir.join("backups"))?;
+    let backups = settings.state_dir.join("backups");
+    let (plan, replaced) = plan_indexed(edits, &backups)?;
     let outcome =
         Run::new(&settings.state_dir, command, settings.test_kill_after).execute(&plan)?;
-    if !outcome.complete() {
-        bail!("{}", outcome.problems().join("\n"));
+    if outcome.complete() {
+        return Ok(());
     }
-    Ok(())
+    let problems = outcome.problems().join("\n");
+    let mut back = Plan::new();
+    for &(op, i) in replaced.iter().rev() {
+        if outcome.results.get(op).map(|r| r.status) != Some(Status::Done) {
+            continue;
+        }
+        let e = &edits[i];
+        let root = Root::open(existing_ancestor(&e.real))
+            .with_context(|| format!("opening the folder of {}", e.real.display()))?;
+        match &e.old {
+            Some(old) => back.write(&root, &e.real, old.as_bytes())?,
+            None => back.remove(&root, &e.real)?,
+        }
+    }
+    let undone =
+        Run::new(&settings.state_dir, &format!("{command} rollback"), None).execute(&back)?;
+    if undone.complete() {
+        bail!(
+            "{problems}\n`{command}` changed nothing: the {} file(s) it had already written were put back",
+            back.len()
+        );
+    }
+    bail!(
+        "{problems}\nputting back what `{command}` had written failed too:\n{}\nthe originals are in {}",
+        undone.problems().join("\n"),
+        backups.display()
+    )
 }
 
 /// Where the first original of `real` is kept; `None` for modelenv's own state.

@@ -8,15 +8,42 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-/// Reads a UTF-8 file; `None` when it does not exist.
+/// Reads a UTF-8 file; `None` when it does not exist. Anything but a regular file (a FIFO,
+/// a device, a socket) is refused without being opened, and the file is opened so that it
+/// could never block (`O_NONBLOCK`) and checked again once open.
 pub fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-            anyhow::anyhow!("{} is not valid UTF-8; refusing to edit it", path.display())
-        }),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    use rustix::fs::{FileType, Mode, OFlags};
+    let not_regular = || {
+        anyhow::anyhow!(
+            "{} is not a regular file (a FIFO, socket or device); refusing to read or edit it",
+            path.display()
+        )
+    };
+    match fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Err(not_regular()),
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
+    let fd = match rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let st = rustix::fs::fstat(&fd).with_context(|| format!("reading {}", path.display()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut fs::File::from(fd), &mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("{} is not valid UTF-8; refusing to edit it", path.display()))
 }
 
 /// Follows a chain of symlinks to the file that really holds the content, so editing it keeps
@@ -90,6 +117,39 @@ pub fn check_writable(path: &Path) -> Result<()> {
             return access_w(d);
         }
         dir = d.parent();
+    }
+    Ok(())
+}
+
+/// Refuses a file that replacing by a new one would take from the user: one with other hard
+/// links (a dotfiles copy it would split from), or one owned by another user when this
+/// process cannot give the new file that owner. A missing file is fine.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !m.is_file() {
+        bail!(
+            "{} is not a regular file; refusing to edit it. Add the lines yourself (see `modelenv init`)",
+            path.display()
+        );
+    }
+    if m.nlink() > 1 {
+        bail!(
+            "{} has {} hard links (a dotfiles copy?); replacing it would split it from them. Make it a symbolic link to the copy (modelenv edits the copy then) or add the lines yourself (see `modelenv init`)",
+            path.display(),
+            m.nlink()
+        );
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != me && me != 0 {
+        bail!(
+            "{} belongs to uid {}, not to you (uid {me}); the new file would be yours. Run modelenv as its owner, or add the lines yourself (see `modelenv init`)",
+            path.display(),
+            m.uid()
+        );
     }
     Ok(())
 }

@@ -58,7 +58,17 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
         custom_model_dir: cli.locations.custom_model_dir.clone(),
         ollama_models: None,
     };
-    let settings = Settings::resolve(&env, &cwd, &overrides)?;
+    // uninstall works whatever unrelated config keys say, and `config` is how they are fixed.
+    let settings = if matches!(cli.command, Command::Uninstall(_) | Command::Config { .. }) {
+        let mut problems = Vec::new();
+        let s = Settings::resolve_lenient(&env, &cwd, &overrides, &mut problems)?;
+        for p in problems {
+            ui::warn(format!("{p}; using the default"));
+        }
+        s
+    } else {
+        Settings::resolve(&env, &cwd, &overrides)?
+    };
     match &cli.command {
         Command::Install(args) => cmd::install::run(&settings, &env, args),
         Command::Uninstall(args) => cmd::uninstall::run(&settings, args),
@@ -75,9 +85,7 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
             modelenv::cli::ModelsAction::Archive(args) => cmd::manage::archive(&settings, args),
             modelenv::cli::ModelsAction::Restore(args) => cmd::manage::restore(&settings, args),
         },
-        Command::Config { action } => {
-            cmd::config::run(&settings, &env, action).map(|()| cmd::Exit::Ok)
-        }
+        Command::Config { action } => cmd::config::run(&settings, action).map(|()| cmd::Exit::Ok),
         Command::Share {
             action: modelenv::cli::ShareAction::Init(args),
         } => cmd::share::init(&settings, args),

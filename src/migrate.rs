@@ -585,6 +585,20 @@ pub fn config_edits(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if crate::dotenv::is_dotenv_name(&name) {
+            let keys: Vec<_> = (lines.iter())
+                .map(|c| (c.key.clone(), central_for(settings, &c.key), c.line))
+                .collect();
+            // A file modelenv cannot edit exactly is left as it is, with the reason.
+            match crate::dotenv::set_values(&old, &keys, settings, &path.display().to_string()) {
+                Ok(new) if new != old => {
+                    out.insert(path, (old, new));
+                }
+                Ok(_) => {}
+                Err(e) => crate::ui::warn(format!("skipping {e:#}")),
+            }
+            continue;
+        }
         let mut new = old.clone();
         if lines.iter().all(|c| c.span.is_some()) {
             // A grammar found each value token: replace exactly those bytes, last first.
@@ -608,18 +622,6 @@ pub fn config_edits(
             if python {
                 new = configfile::ensure_import_os(&new);
             }
-        } else {
-            let mut parts: Vec<String> = old.split_inclusive('\n').map(str::to_owned).collect();
-            for c in lines {
-                let Some(line) = parts.get_mut(c.line - 1) else {
-                    continue;
-                };
-                let v = crate::dotenv::render_value(&central_for(settings, &c.key), settings)?;
-                if let Some(replaced) = crate::dotenv::replace_value(line, &v) {
-                    *line = replaced;
-                }
-            }
-            new = parts.concat();
         }
         if new != old {
             out.insert(path, (old, new));

@@ -243,10 +243,6 @@ fn is_local_value(value: &str, root: &Path) -> bool {
     !v.contains("://")
 }
 
-fn is_dotenv(name: &str) -> bool {
-    name == ".env" || name.starts_with(".env.") || name.ends_with(".env")
-}
-
 /// Config lines below `root` that point a cache at a project-local folder.
 pub fn configs(root: &Path) -> Vec<ConfigLine> {
     let mut out = Vec::new();
@@ -270,7 +266,7 @@ pub fn configs(root: &Path) -> Vec<ConfigLine> {
         if !e.file_type().is_file() || e.metadata().map(|m| m.len()).unwrap_or(0) > 1_000_000 {
             continue;
         }
-        let kind = if is_dotenv(&name) {
+        let kind = if crate::dotenv::is_dotenv_name(&name) {
             "env"
         } else if name.ends_with(".py") {
             "py"
@@ -285,9 +281,11 @@ pub fn configs(root: &Path) -> Vec<ConfigLine> {
             continue;
         };
         let found: Vec<(usize, String, String, Option<std::ops::Range<usize>>)> = if kind == "env" {
-            text.lines()
-                .enumerate()
-                .filter_map(|(i, line)| env_assignment(line).map(|(k, v)| (i + 1, k, v, None)))
+            // Read as python-dotenv reads it: quoted keys, multi-line values, CR line ends
+            // (migrate edits them with the same parser, so no span is kept here).
+            crate::dotenv::parse(&text)
+                .into_iter()
+                .filter_map(|b| Some((b.line, b.key?, b.value?, None)))
                 .collect()
         } else {
             let settings = match kind {
@@ -314,22 +312,6 @@ pub fn configs(root: &Path) -> Vec<ConfigLine> {
     }
     out
 }
-
-fn env_assignment(line: &str) -> Option<(String, String)> {
-    let t = line.trim_start();
-    if t.starts_with('#') {
-        return None;
-    }
-    let t = t.strip_prefix("export ").unwrap_or(t);
-    let (k, v) = t.split_once('=')?;
-    let k = k.trim();
-    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return None;
-    }
-    let v = v.split(" #").next().unwrap_or(v).trim();
-    Some((k.to_owned(), v.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,6 +128,26 @@ pub const EXPORT_NAMES: [&str; 4] = [
 
 impl Settings {
     pub fn resolve(env: &Env, cwd: &Path, overrides: &Overrides) -> Result<Settings> {
+        Self::resolve_with(env, cwd, overrides, None)
+    }
+
+    /// For commands that must work whatever the config file says (uninstall, `config`, which
+    /// fixes it): each problem in the config is noted in `problems` and the default is used.
+    pub fn resolve_lenient(
+        env: &Env,
+        cwd: &Path,
+        overrides: &Overrides,
+        problems: &mut Vec<String>,
+    ) -> Result<Settings> {
+        Self::resolve_with(env, cwd, overrides, Some(problems))
+    }
+
+    fn resolve_with(
+        env: &Env,
+        cwd: &Path,
+        overrides: &Overrides,
+        mut lenient: Option<&mut Vec<String>>,
+    ) -> Result<Settings> {
         let home = match env.non_empty("HOME") {
             Some(h) => PathBuf::from(h),
             None => {
@@ -148,19 +168,43 @@ impl Settings {
         let config_home = xdg("XDG_CONFIG_HOME", ".config");
         let state_home = xdg("XDG_STATE_HOME", ".local/state");
         let config_path = config_home.join("modelenv").join("config.toml");
-        let config = Config::load(&config_path)?;
+        let config = match (Config::load(&config_path), lenient.as_deref_mut()) {
+            (Ok(c), _) => c,
+            (Err(e), Some(problems)) => {
+                problems.push(format!("{e:#}"));
+                Config::empty(&config_path)
+            }
+            (Err(e), None) => return Err(e),
+        };
         let system_config_path = env
             .non_empty("MODELENV_SYSTEM_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/etc/modelenv/config.toml"));
-        let system_config = Config::load(&system_config_path)?;
+        let system_config = match (Config::load(&system_config_path), lenient.as_deref_mut()) {
+            (Ok(c), _) => c,
+            (Err(e), Some(problems)) => {
+                problems.push(format!("{e:#}"));
+                Config::empty(&system_config_path)
+            }
+            (Err(e), None) => return Err(e),
+        };
+        // A config problem is an error, or for a lenient caller a note and the default.
+        let problems = std::cell::RefCell::new(lenient);
+        let soft = |r: Result<Option<PathBuf>>| -> Result<Option<PathBuf>> {
+            match (r, problems.borrow_mut().as_deref_mut()) {
+                (Err(e), Some(p)) => {
+                    p.push(format!("{e:#}"));
+                    Ok(None)
+                }
+                (r, _) => r,
+            }
+        };
 
         let expand_in = |config: &Config, path: &Path, key: &str| -> Result<Option<PathBuf>> {
             match config.get_str(key)? {
                 None => Ok(None),
                 Some(raw) => {
-                    let p = expand_path(&raw, &home, env)
-                        .with_context(|| format!("{}: key `{key}`", path.display()))?;
+                    let p = expand_path(&raw, &home);
                     if !p.is_absolute() {
                         bail!(
                             "{}: `{key}` must be an absolute path (or start with ~/), got {raw:?}",
@@ -178,7 +222,7 @@ impl Settings {
         let adopted = |key: &str, expand: bool| -> Option<PathBuf> {
             let v = env.non_empty(key)?;
             let p = if expand {
-                expand_path(v, &home, env).ok()?
+                expand_env_path(v, &home, env).ok()?
             } else {
                 PathBuf::from(v)
             };
@@ -199,12 +243,14 @@ impl Settings {
                 let p = if f.is_absolute() { f } else { cwd.join(f) };
                 return Ok((normalize(&p), Source::Flag));
             }
-            Ok(match (expand_cfg(key)?, expand_system(key)?, env_value) {
-                (Some(p), _, _) => (p, Source::Config),
-                (None, Some(p), _) => (p, Source::System),
-                (None, None, Some(p)) => (p, Source::Environment),
-                (None, None, None) => (default, Source::Default),
-            })
+            Ok(
+                match (soft(expand_cfg(key))?, soft(expand_system(key))?, env_value) {
+                    (Some(p), _, _) => (p, Source::Config),
+                    (None, Some(p), _) => (p, Source::System),
+                    (None, None, Some(p)) => (p, Source::Environment),
+                    (None, None, None) => (default, Source::Default),
+                },
+            )
         };
         let default_hf_home = cache_home.join("huggingface");
         let env_hf_home = adopted("HF_HOME", true);
@@ -272,12 +318,20 @@ impl Settings {
                 hf_home.join("datasets").display()
             ));
         }
-        let headroom = match config.get_str("headroom")? {
-            Some(v) => Some(
+        let headroom = config.get_str("headroom").and_then(|v| {
+            v.map(|v| {
                 crate::units::parse_size(&v)
-                    .with_context(|| format!("{}: key `headroom`", config_path.display()))?,
-            ),
-            None => None,
+                    .with_context(|| format!("{}: key `headroom`", config_path.display()))
+            })
+            .transpose()
+        });
+        let headroom = match (headroom, problems.borrow_mut().as_deref_mut()) {
+            (Ok(h), _) => h,
+            (Err(e), Some(p)) => {
+                p.push(format!("{e:#}"));
+                None
+            }
+            (Err(e), None) => return Err(e),
         };
         let zdotdir = match env.non_empty("ZDOTDIR") {
             Some(z) if Path::new(z).is_absolute() => normalize(Path::new(z)),
@@ -367,8 +421,45 @@ impl Settings {
     }
 }
 
-/// Expands `~` and `$VAR`/`${VAR}` the way a shell would, with HOME taken from Settings.
-pub fn expand_path(raw: &str, home: &Path, env: &Env) -> Result<PathBuf> {
+/// Refuses central locations that one of the places modelenv writes them could not hold
+/// exactly: text that is not UTF-8, or a control character (a newline would start a line of
+/// its own, a marker line perhaps, in every startup file, `.env` and the config).
+pub fn check_locations(settings: &Settings) -> Result<()> {
+    for (flag, p) in [
+        ("--hf-home", &settings.hf_home),
+        ("--custom-model-dir", &settings.custom_model_dir),
+    ] {
+        let Some(s) = p.to_str() else {
+            bail!("{flag} {}: not UTF-8; choose another location", p.display());
+        };
+        if let Some(c) = s.chars().find(|c| c.is_control() && *c != '\t') {
+            bail!(
+                "{flag} {s:?} contains the control character {c:?}, which startup files, .env files and the config cannot hold; choose another location"
+            );
+        }
+        let stored = settings.tilde(p);
+        if normalize(&expand_path(&stored, &settings.home)) != *p {
+            bail!(
+                "{flag} {s:?}: the config file would read {stored:?} back as another location; choose another location"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Expands a leading `~` or `~/` with HOME from Settings; everything else is taken as written
+/// (a `$` too), so a location reads back exactly as install stored it and the shells export it.
+pub fn expand_path(raw: &str, home: &Path) -> PathBuf {
+    match raw.strip_prefix('~') {
+        Some("") => home.to_path_buf(),
+        Some(rest) if rest.starts_with('/') => home.join(&rest[1..]),
+        _ => PathBuf::from(raw),
+    }
+}
+
+/// Expands `~` and `$VAR`/`${VAR}` the way a shell would (and huggingface_hub does for
+/// HF_HOME), with HOME taken from Settings. Only for values read from the environment.
+pub fn expand_env_path(raw: &str, home: &Path, env: &Env) -> Result<PathBuf> {
     let home_str = home.to_string_lossy().into_owned();
     let expanded = shellexpand::full_with_context(
         raw,

@@ -575,3 +575,406 @@ fn snapshot_helper_sees_links() {
         Some(&Entry::Link("a".into()))
     );
 }
+
+/// Runs modelenv with a deadline: a command that blocks (on a FIFO) fails the test instead of
+/// hanging it.
+fn run_within(mut cmd: std::process::Command, secs: u64) -> std::process::Output {
+    use wait_timeout::ChildExt;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    match child
+        .wait_timeout(std::time::Duration::from_secs(secs))
+        .unwrap()
+    {
+        Some(_) => child.wait_with_output().unwrap(),
+        None => {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("modelenv blocked for {secs}s");
+        }
+    }
+}
+
+fn mkfifo(p: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_fifo_as_a_startup_file_is_refused_without_blocking() {
+    let env = TestEnv::new();
+    mkfifo(&env.home.join(".bashrc"));
+    let before = env.snapshot();
+    let out = run_within(env.cmd(&["install", "--shell", "bash", "--no-doctor"]), 20);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.snapshot(), before);
+    // uninstall does not even look at a file it has no record of...
+    let out = run_within(env.cmd(&["uninstall"]), 20);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // ...and refuses, without blocking, a recorded one that became a FIFO.
+    fs::remove_file(env.home.join(".bashrc")).unwrap();
+    env.write(".bashrc", "alias ll='ls -l'\n");
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    fs::remove_file(env.home.join(".bashrc")).unwrap();
+    mkfifo(&env.home.join(".bashrc"));
+    let out = run_within(env.cmd(&["uninstall"]), 20);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_hard_linked_startup_file_is_refused_and_keeps_its_links() {
+    let env = TestEnv::new();
+    let copy = env.write("dotfiles/bashrc", DEBIAN_BASHRC);
+    fs::hard_link(&copy, env.home.join(".bashrc")).unwrap();
+    let before = env.snapshot();
+    let out = env.run(&["install", "--shell", "bash", "--no-doctor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hard links"), "{}", stderr(&out));
+    assert_eq!(env.snapshot(), before);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&copy).unwrap().nlink(), 2);
+}
+
+/// `setpriv` runs a copy of modelenv as `uid` (the test binary's folder may be private).
+fn as_user(env: &TestEnv, uid: u32, args: &[&str]) -> std::process::Output {
+    let program = env.tmp.path().join("modelenv");
+    if !program.exists() {
+        fs::copy(common::bin(), &program).unwrap();
+        fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let cmd = env.cmd(args);
+    let mut wrapped = std::process::Command::new("setpriv");
+    wrapped
+        .args([
+            format!("--reuid={uid}"),
+            format!("--regid={uid}"),
+            "--clear-groups".into(),
+            "--".into(),
+        ])
+        .arg(&program)
+        .args(cmd.get_args())
+        .env_clear()
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .current_dir(env.tmp.path());
+    wrapped.output().unwrap()
+}
+
+#[test]
+fn a_startup_file_keeps_its_owner() {
+    if !nix_is_root() || which::which("setpriv").is_err() {
+        eprintln!("skipped: needs root and setpriv to make files of another user");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, chown};
+    // root edits a user's file (sudo with the user's HOME): the file stays the user's.
+    let env = TestEnv::new();
+    let rc = env.write(".zshenv", "export A=1\n");
+    chown(&rc, Some(65534), Some(65534)).unwrap();
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    let m = fs::metadata(&rc).unwrap();
+    assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    assert!(env.read(".zshenv").contains("# >>> modelenv >>>"));
+    env.ok(&["uninstall"]);
+    let m = fs::metadata(&rc).unwrap();
+    assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    assert_eq!(env.read(".zshenv"), "export A=1\n");
+
+    // A user cannot give a new file another owner: a writable file of root's is refused.
+    let env = TestEnv::new();
+    fs::set_permissions(env.tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    chown(&env.home, Some(65534), Some(65534)).unwrap();
+    chown(&env.repo, Some(65534), Some(65534)).unwrap();
+    let rc = env.write(".zshenv", "export A=1\n");
+    fs::set_permissions(&rc, fs::Permissions::from_mode(0o666)).unwrap();
+    let out = as_user(&env, 65534, &["--version"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = env.snapshot();
+    let out = as_user(&env, 65534, &["install", "--shell", "zsh", "--no-doctor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to uid 0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(common::changed(&before, &env.snapshot()).is_empty());
+}
+
+#[test]
+fn a_block_modelenv_did_not_write_here_comes_back_on_uninstall() {
+    let env = TestEnv::new();
+    // Synced dotfiles and a teammate's committed .env.example, each with a block.
+    let zshenv = "export A=1\n# >>> modelenv >>>\nexport HF_HOME=/other/machine/hf\n# <<< modelenv <<<\nexport B=2\n";
+    let dotenv = "PORT=1\n# >>> modelenv >>>\nHF_HOME=/team/hf\nFOO_CACHE=x\n# <<< modelenv <<<\n";
+    env.write(".zshenv", zshenv);
+    fs::write(env.repo.join(".env.example"), dotenv).unwrap();
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    let installed = env.read(".zshenv");
+    assert!(installed.contains(&env.home.display().to_string()) || installed.contains("$HOME"));
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    env.ok(&["uninstall"]);
+    assert_eq!(env.read(".zshenv"), zshenv);
+    assert_eq!(
+        fs::read_to_string(env.repo.join(".env.example")).unwrap(),
+        dotenv
+    );
+}
+
+#[test]
+fn uninstall_works_whatever_unrelated_config_keys_say() {
+    let env = TestEnv::new();
+    env.write(".zshenv", "export A=1\n");
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    let cfg = env.home.join(".config/modelenv/config.toml");
+    let mut text = fs::read_to_string(&cfg).unwrap();
+    text.push_str("headroom = \"lots\"\n");
+    fs::write(&cfg, &text).unwrap();
+    assert_eq!(
+        env.run(&["usage"]).status.code(),
+        Some(2),
+        "usage needs headroom"
+    );
+    let out = env.ok(&["uninstall"]);
+    assert!(stderr(&out).contains("headroom"), "{}", stderr(&out));
+    assert_eq!(env.read(".zshenv"), "export A=1\n");
+    // and `config set` can fix it.
+    env.ok(&["config", "set", "headroom", "100GB"]);
+    assert_ne!(env.run(&["usage"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_command_that_edits_no_shell_file_needs_no_shell() {
+    let env = TestEnv::new();
+    let repo = env.repo.display().to_string();
+    let out = env
+        .cmd(&[
+            "install",
+            "--repo",
+            &repo,
+            "--no-modify-profile",
+            "--no-doctor",
+        ])
+        .env_remove("SHELL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(env.repo.join(".env.example").exists());
+    assert!(!env.home.join(".bashrc").exists() && !env.home.join(".zshenv").exists());
+    let out = env
+        .cmd(&["uninstall"])
+        .env_remove("SHELL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!env.repo.join(".env.example").exists());
+}
+
+/// install with another location and uninstall at the same moment, ten times: each either
+/// runs or is refused whole, and a last uninstall always puts every byte back.
+#[test]
+fn install_and_uninstall_at_once_never_lose_the_undo_record() {
+    let env = TestEnv::new();
+    let zshenv = "export A=1\n";
+    let dotenv = "PORT=1\nHF_HOME=./model_cache\n";
+    env.write(".zshenv", zshenv);
+    fs::write(env.repo.join(".env.example"), dotenv).unwrap();
+    env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    for round in 0..10 {
+        let hf = format!("/data/hf{round}");
+        let a = env
+            .cmd(&["install", "--shell", "zsh", "--no-doctor", "--hf-home", &hf])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let b = env
+            .cmd(&["uninstall"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+            assert!(
+                out.status.success() || stderr(&out).contains("another modelenv"),
+                "round {round}: {}",
+                stderr(&out)
+            );
+        }
+        env.ok(&["uninstall"]);
+        assert_eq!(env.read(".zshenv"), zshenv, "round {round}");
+        assert_eq!(
+            fs::read_to_string(env.repo.join(".env.example")).unwrap(),
+            dotenv,
+            "round {round}"
+        );
+        env.ok(&["install", "--shell", "zsh", "--no-doctor"]);
+    }
+}
+
+/// A small filesystem mounted for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "skipped: cannot mount a tmpfs: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        Some(Tmpfs(at.to_path_buf()))
+    }
+
+    fn free(&self) -> u64 {
+        let c = std::ffi::CString::new(self.0.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `c` is a valid path and `st` a properly sized out-parameter.
+        unsafe {
+            let mut st: libc::statvfs = std::mem::zeroed();
+            assert_eq!(libc::statvfs(c.as_ptr(), &mut st), 0);
+            st.f_bavail as u64 * st.f_frsize as u64
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// The disk fills up part-way: `.bashrc` was already replaced when `.profile` cannot be.
+/// install puts `.bashrc` back and records nothing, so the files are as before.
+#[test]
+fn install_is_all_or_nothing_when_the_disk_fills_up() {
+    let env = TestEnv::new();
+    let state = env.tmp.path().join("state");
+    let env = env.with_env("XDG_STATE_HOME", &state.display().to_string());
+    let Some(fs_) = Tmpfs::mount(&env.home, "256k") else {
+        return;
+    };
+    env.write(".bashrc", DEBIAN_BASHRC);
+    let profile = format!("# big\n{}", "export X=1\n".repeat(6000));
+    env.write(".profile", &profile);
+    // Room for a small file, not for a second copy of .profile.
+    let filler = fs_.free() - 16 * 1024;
+    fs::write(env.home.join("filler"), vec![b'x'; filler as usize]).unwrap();
+    let before = env.snapshot();
+    let out = env.run(&["install", "--shell", "bash", "--no-doctor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("No space left"), "{err}");
+    assert!(err.contains("put back"), "{err}");
+    let after = env.snapshot();
+    let changed: Vec<_> = common::changed(&before, &after)
+        .into_iter()
+        .filter(|p| !p.starts_with("state"))
+        .collect();
+    assert!(changed.is_empty(), "changed: {changed:?}");
+    assert_eq!(env.read(".bashrc"), DEBIAN_BASHRC);
+    assert!(
+        !state.join("modelenv/state.json").exists(),
+        "an undo record of nothing"
+    );
+    // With room again, install and uninstall work and restore every byte.
+    fs::remove_file(env.home.join("filler")).unwrap();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    env.ok(&["uninstall"]);
+    assert_eq!(env.read(".bashrc"), DEBIAN_BASHRC);
+    assert_eq!(env.read(".profile"), profile);
+}
+
+/// Pieces random startup and `.env` files are made of: line ends of every kind, quotes,
+/// escapes, comments, managed keys in several spellings, markers and whole blocks.
+const PIECES: &[&str] = &[
+    "\n",
+    "\r\n",
+    "\r",
+    " ",
+    "\t",
+    "#",
+    "=",
+    "\"",
+    "'",
+    "\\",
+    "export ",
+    "a",
+    "X=1",
+    "${HOME}",
+    "HF_HOME",
+    "HF_CACHE_DIR=./model_cache",
+    "'HF_HOME'=",
+    "HF_HOME=\"./a\\\"b\" # c",
+    "\u{feff}",
+    "é",
+    "# >>> modelenv >>>",
+    "# <<< modelenv <<<",
+    "# >>> modelenv >>>\nexport HF_HOME=/other\n# <<< modelenv <<<\n",
+    "# >>> modelenv >>>\nHF_HOME=/team\n# <<< modelenv <<<\n",
+    "case $- in\n *i*) ;;\n *) return;;\nesac\n",
+];
+
+fn file_text() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    prop_oneof![
+        8 => prop::collection::vec(prop::sample::select(PIECES), 0..16)
+            .prop_map(|p| p.concat().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// install → install → uninstall gives back every byte of every file, whatever they hold;
+    /// a refused install changes nothing.
+    #[test]
+    fn install_install_uninstall_restores_every_byte(
+        bashrc in file_text(), zshenv in file_text(), dotenv in file_text()
+    ) {
+        let env = TestEnv::new();
+        fs::write(env.home.join(".bashrc"), &bashrc).unwrap();
+        fs::write(env.home.join(".zshenv"), &zshenv).unwrap();
+        fs::write(env.repo.join(".env.example"), &dotenv).unwrap();
+        let before = user_files(&env.snapshot());
+        let args = ["install", "--shell", "bash", "--shell", "zsh", "--no-doctor"];
+        let out = env.run(&args);
+        if out.status.success() {
+            let once = env.snapshot();
+            let again = env.run(&args);
+            proptest::prop_assert!(again.status.success(), "{}", stderr(&again));
+            proptest::prop_assert_eq!(common::changed(&once, &env.snapshot()), Vec::<std::path::PathBuf>::new());
+            let out = env.run(&["uninstall"]);
+            proptest::prop_assert!(out.status.success(), "{}", stderr(&out));
+        } else {
+            proptest::prop_assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        }
+        proptest::prop_assert_eq!(user_files(&env.snapshot()), before);
+    }
+}

@@ -114,6 +114,61 @@ proptest! {
     }
 }
 
+/// A location no startup file, `.env` file or config can hold (a newline, which could make a
+/// marker line of its own) is refused before anything changes; uninstall is not blocked.
+#[test]
+fn locations_with_a_line_break_are_refused() {
+    let env = TestEnv::new();
+    env.write(".zshenv", "export A=1\n");
+    let before = env.snapshot();
+    for bad in [
+        "/data/a\n# <<< modelenv <<<\nb",
+        "/data/a\rb",
+        "/data/a\u{7}b",
+    ] {
+        let out = env.run(&["install", "--shell", "zsh", "--no-doctor", "--hf-home", bad]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains("control character"),
+            "{}",
+            common::stderr(&out)
+        );
+        assert_eq!(env.snapshot(), before, "{bad:?}");
+        let out = env.run(&["config", "set", "hf_home", bad]);
+        assert_eq!(out.status.code(), Some(2), "config set {bad:?}");
+        assert_eq!(env.snapshot(), before, "config set {bad:?}");
+    }
+    env.ok(&["uninstall"]);
+}
+
+/// A literal `$HOME` in a location is a folder name: the config keeps it as the shells export
+/// it, and later commands use that folder, not HOME.
+#[test]
+fn a_dollar_in_a_location_stays_literal_in_the_config() {
+    let env = TestEnv::new();
+    let hf = env.home.join("$HOME/hf");
+    let hf_s = hf.display().to_string();
+    env.ok(&[
+        "install",
+        "--shell",
+        "zsh",
+        "--no-doctor",
+        "--hf-home",
+        &hf_s,
+    ]);
+    let got = env
+        .var_in("zsh", &["-c"], "HF_HOME")
+        .map(|b| String::from_utf8(b).unwrap());
+    assert_eq!(got.as_deref(), Some(hf_s.as_str()));
+    let out = env.ok(&["config", "get", "hf_home"]);
+    assert_eq!(common::stdout(&out).trim_end(), hf_s);
+}
+
 /// End to end: hostile locations given to install arrive exactly in fresh login shells.
 #[test]
 fn hostile_locations_arrive_exactly_after_install() {
@@ -122,7 +177,7 @@ fn hostile_locations_arrive_exactly_after_install() {
     }
     let env = TestEnv::new();
     let under_home = env.home.join("it's a $(touch pwned) `x` \"dir\"\\");
-    let outside = Path::new("/tmp/modelenv ünï\ncode/'quoted'\\");
+    let outside = Path::new("/tmp/modelenv ünï\tcode/'quoted' $HOME\\");
     let (hf, custom) = (
         under_home.display().to_string(),
         outside.display().to_string(),

@@ -5,9 +5,9 @@ use anyhow::Result;
 use crate::cli::ConfigAction;
 use crate::config::Config;
 use crate::edit::{self, Edit};
-use crate::settings::{Env, Overrides, Settings, expand_path};
+use crate::settings::{Settings, expand_path};
 
-pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> {
+pub fn run(settings: &Settings, action: &ConfigAction) -> Result<()> {
     match action {
         ConfigAction::Path => println!("{}", settings.config_path.display()),
         ConfigAction::Get { key } => {
@@ -28,23 +28,31 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<()> 
             }
         }
         ConfigAction::Set { key, value } => {
-            let mut cfg = Config::load(&settings.config_path)?;
-            cfg.set_str(key, value)?;
+            if let Some(c) = value.chars().find(|c| c.is_control() && *c != '\t') {
+                anyhow::bail!(
+                    "the value contains the control character {c:?}, which no startup file, .env file or config can hold; nothing was changed"
+                );
+            }
+            // Checked first, so a refusal changes nothing.
+            Config::load(&settings.config_path)?.set_str(key, value)?;
             // Refuse a value that would break every later run.
             if key == "headroom" {
                 crate::units::parse_size(value)?;
-            } else if !expand_path(value, &settings.home, env)?.is_absolute() {
+            } else if !expand_path(value, &settings.home).is_absolute() {
                 anyhow::bail!("`{key}` must be an absolute path or start with ~/, got {value:?}");
             }
+            // Read again under the lock (which install and uninstall take too), so that no
+            // other edit of the file is lost.
+            let _changes = super::begin_changes(settings, "config set")?;
+            let mut cfg = Config::load(&settings.config_path)?;
+            cfg.set_str(key, value)?;
             let e = Edit {
                 path: settings.config_path.clone(),
                 real: crate::fsutil::resolve_link(&settings.config_path)?,
                 old: cfg.original().map(str::to_owned),
                 new: Some(cfg.render()),
             };
-            let _changes = super::begin_changes(settings, "config set")?;
             edit::apply(settings, "config", &[e])?;
-            let _ = Settings::resolve(env, &settings.cwd, &Overrides::default())?;
         }
     }
     Ok(())

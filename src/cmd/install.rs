@@ -20,18 +20,25 @@ use crate::ui;
 use super::show;
 
 pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
-    let shells = Shell::pick(&args.shells, settings)?;
-    // Planned and checked first, so a refusal changes nothing; planned again if taking the
-    // lock finished an interrupted run, since that changed the files.
+    // Without shell files to edit, `$SHELL` only picks the hint shown at the end.
+    let shells = if args.no_modify_profile {
+        Shell::pick(&args.shells, settings).unwrap_or_default()
+    } else {
+        Shell::pick(&args.shells, settings)?
+    };
+    crate::settings::check_locations(settings)?;
+    // Planned and checked first, so a refusal changes nothing (not even the lock file); then
+    // planned again under the lock, so that what is written comes from the files and the undo
+    // record as they are with no other install, uninstall or `config set` running (and after
+    // an interrupted earlier run was finished).
     let mut edits = plan_edits(settings, &shells, args, true)?;
     edit::check(&edits)?;
     let _changes = if args.dry_run {
         None
     } else {
         let c = super::begin_changes(settings, "install")?;
-        if !c.resumed.is_empty() {
-            edits = plan_edits(settings, &shells, args, false)?;
-        }
+        edits = plan_edits(settings, &shells, args, false)?;
+        edit::check(&edits)?;
         Some(c)
     };
     let changed = super::user_changes(settings, &edits, args.dry_run);
@@ -69,6 +76,11 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         ui::warn(w);
     }
     if args.no_modify_profile {
+        if shells.is_empty() {
+            ui::hint(
+                "shell files left alone; add `eval \"$(modelenv init bash)\"` (or zsh, or `modelenv init fish | source`) to your shell's startup",
+            );
+        }
         for shell in &shells {
             ui::hint(format!(
                 "shell files left alone; add this to your {shell} startup: {}",
@@ -112,7 +124,7 @@ fn plan_edits(
     shells: &[Shell],
     args: &InstallArgs,
     talk: bool,
-) -> Result<Vec<crate::edit::Edit>> {
+) -> Result<Vec<Edit>> {
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
 
@@ -131,15 +143,13 @@ fn plan_edits(
         None => repo::git_root(&settings.cwd),
     };
     match &repo_root {
+        // A .env.example modelenv cannot edit exactly (a location .env loaders would read
+        // differently, a file python-dotenv cannot parse) must not block the shell setup: it
+        // is left as it is, with the reason.
         Some(root) => {
             let path = root.join(".env.example");
-            // A location .env loaders cannot read exactly must not block the shell setup.
-            let values: Result<Vec<_>> = dotenv::managed(settings)
-                .iter()
-                .map(|(_, p)| dotenv::render_value(p, settings))
-                .collect();
-            match values {
-                Ok(_) => edits.push(plan_dotenv(settings, &path, &mut state)?),
+            match plan_dotenv(settings, &path, &mut state) {
+                Ok(e) => edits.push(e),
                 Err(e) if talk => ui::warn(format!("skipping {}: {e:#}", show(settings, &path))),
                 Err(_) => {}
             }
@@ -169,6 +179,13 @@ pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Res
         };
         let (new, added_eol) = block::upsert(text, &block_text, at, &what)?;
         if new.as_str() != text || old.is_none() {
+            // A block modelenv did not write here (synced dotfiles, a copied file) is the
+            // user's: kept in the undo record and put back by uninstall.
+            let foreign = match state.files.get(&target.path) {
+                Some(r) if r.own_block => None,
+                Some(r) => r.foreign_block.clone(),
+                None => block::text_of(text, &what)?,
+            };
             let rec = state
                 .files
                 .entry(target.path.clone())
@@ -177,6 +194,10 @@ pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Res
                     ..Default::default()
                 });
             rec.added_eol |= added_eol;
+            if rec.foreign_block.is_none() {
+                rec.foreign_block = foreign;
+            }
+            rec.own_block = true;
         }
         edits.push(Edit {
             path: target.path,

@@ -22,16 +22,16 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     } else {
         args.shells.clone()
     };
+    // Planned and checked first, so a refusal changes nothing; planned again under the lock
+    // (see install), from the undo record as it is then.
     let mut edits = plan_edits(settings, &shells, args)?;
     edit::check(&edits)?;
     let _changes = if args.dry_run {
         None
     } else {
-        // Taking the lock may finish an interrupted run, which changes the files: plan again.
         let c = super::begin_changes(settings, "uninstall")?;
-        if !c.resumed.is_empty() {
-            edits = plan_edits(settings, &shells, args)?;
-        }
+        edits = plan_edits(settings, &shells, args)?;
+        edit::check(&edits)?;
         Some(c)
     };
     let changed = super::user_changes(settings, &edits, args.dry_run);
@@ -76,14 +76,22 @@ fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Re
             .map(|t| t.path)
             .collect();
         for path in shell.all_candidate_files(settings) {
-            let real = fsutil::resolve_link(&path)?;
-            let Some(old) = fsutil::read_optional(&real)? else {
-                state.files.remove(&path);
+            // Without a record, modelenv did not write there in this HOME: a block there is
+            // the user's, and the file is not even read.
+            let Some(rec) = state.files.remove(&path) else {
                 continue;
             };
-            let rec = state.files.remove(&path).unwrap_or_default();
+            let real = fsutil::resolve_link(&path)?;
+            let Some(old) = fsutil::read_optional(&real)? else {
+                continue;
+            };
             let what = show(settings, &path);
-            let Some(new) = block::remove(&old, rec.added_eol, &what)? else {
+            let new = match &rec.foreign_block {
+                Some(f) => block::replace_exact(&old, f, &what)?,
+                None if rec.own_block => block::remove(&old, rec.added_eol, &what)?,
+                None => None,
+            };
+            let Some(new) = new else {
                 continue;
             };
             let delete = (rec.created || whole.contains(&path)) && new.trim().is_empty();

@@ -508,6 +508,7 @@ impl Run {
             }
             Action::Write { target, contents } => {
                 let r = resolve(&target.root, &target.rel, true)?;
+                let mut owner = None;
                 let mode = match r.now {
                     None if target.seen.is_some() => {
                         return Err(refused(Refusal::Changed {
@@ -532,10 +533,20 @@ impl Run {
                                 what: "not a regular file".into(),
                             }));
                         }
+                        let st = rustix::fs::statat(&r.dir, r.name(), AtFlags::SYMLINK_NOFOLLOW)
+                            .map_err(|e| io(&r.path, e))?;
+                        // A new file in its place would split it from its other names.
+                        if st.st_nlink > 1 {
+                            return Err(refused(Refusal::Changed {
+                                path: r.path.clone(),
+                                what: format!("it has {} hard links", st.st_nlink),
+                            }));
+                        }
+                        owner = Some((st.st_uid, st.st_gid));
                         now.mode
                     }
                 };
-                write_at(&r.dir, r.name(), contents, mode)
+                write_at(&r.dir, r.name(), contents, mode, owner)
                     .map_err(|e| io(&r.path, format!("{e:#}")))?;
                 Ok(Status::Done)
             }

@@ -23,8 +23,15 @@ pub fn sibling_path(p: &Path, purpose: &str) -> std::path::PathBuf {
 }
 
 /// Writes `contents` as `name` in `dir`: a temporary sibling created exclusively (never
-/// through a link), given `mode`, synced, renamed over `name`, then the folder synced.
-pub(crate) fn write_at(dir: impl AsFd, name: &OsStr, contents: &[u8], mode: u32) -> Result<()> {
+/// through a link), given `mode` (and `owner`, the file it replaces keeps its user and group),
+/// synced, renamed over `name`, then the folder synced.
+pub(crate) fn write_at(
+    dir: impl AsFd,
+    name: &OsStr,
+    contents: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
     let dir = dir.as_fd();
     let tmp = sibling(name, "tmp");
     let show = || Path::new(name).display().to_string();
@@ -41,8 +48,31 @@ pub(crate) fn write_at(dir: impl AsFd, name: &OsStr, contents: &[u8], mode: u32)
         Mode::from_raw_mode(mode),
     )
     .with_context(|| format!("creating a temporary file for {}", show()))?;
-    rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
-        .with_context(|| format!("setting the mode of {}", show()))?;
+    let kept = match owner {
+        Some((uid, gid)) => {
+            let st = rustix::fs::fstat(&fd).with_context(|| format!("inspecting {}", show()))?;
+            if (st.st_uid, st.st_gid) == (uid, gid) {
+                Ok(())
+            } else {
+                let (u, g) = (
+                    rustix::fs::Uid::from_raw(uid),
+                    rustix::fs::Gid::from_raw(gid),
+                );
+                rustix::fs::fchown(&fd, Some(u), Some(g))
+            }
+        }
+        None => Ok(()),
+    }
+    .and_then(|()| rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)));
+    if let Err(e) = kept {
+        let _ = rustix::fs::unlinkat(dir, &tmp, rustix::fs::AtFlags::empty());
+        return Err(e).with_context(|| {
+            format!(
+                "giving the new {} the owner and mode of the old one",
+                show()
+            )
+        });
+    }
     // SAFETY: `fd` is an owned, open file descriptor whose ownership moves into the File.
     let mut f = unsafe { std::fs::File::from_raw_fd(fd.into_raw_fd()) };
     let written = f.write_all(contents).and_then(|()| f.sync_all());
@@ -79,7 +109,7 @@ pub(crate) fn write_atomic_mode(path: &Path, contents: &[u8], mode: u32) -> Resu
         Mode::empty(),
     )
     .with_context(|| format!("opening {}", dir.display()))?;
-    write_at(&fd, name, contents, mode).with_context(|| format!("writing {}", path.display()))
+    write_at(&fd, name, contents, mode, None).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Removes one of modelenv's own files and syncs its folder; a missing file is fine.

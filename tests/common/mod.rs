@@ -143,6 +143,8 @@ pub enum Entry {
     File(Vec<u8>, u32),
     Link(PathBuf),
     Dir,
+    /// A FIFO, socket or device (never opened: reading a FIFO would block).
+    Special(u32),
 }
 
 fn walk(root: &Path, dir: &Path, map: &mut BTreeMap<PathBuf, Entry>) {
@@ -156,6 +158,8 @@ fn walk(root: &Path, dir: &Path, map: &mut BTreeMap<PathBuf, Entry>) {
         } else if meta.is_dir() {
             map.insert(rel, Entry::Dir);
             walk(root, &p, map);
+        } else if !meta.is_file() {
+            map.insert(rel, Entry::Special(meta.permissions().mode()));
         } else {
             map.insert(
                 rel,
