@@ -24,6 +24,11 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 
+# The differential test's venvs (transformers 4.x and 5.x, mlx-lm where it installs), built
+# in the background while the main one is checked; cached under target/diff-venv.
+scripts/diff-venvs.sh &
+diff_venvs=$!
+
 venv="${MODELENV_TEST_VENV:-$PWD/target/test-venv}"
 if ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv, yaml, ruamel.yaml' 2>/dev/null; then
   echo "creating the test Python environment in $venv" >&2
@@ -31,6 +36,7 @@ if ! "$venv/bin/python" -c 'import huggingface_hub, datasets, dotenv, yaml, ruam
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 fi
 export MODELENV_TEST_PYTHON="$venv/bin/python"
+wait "$diff_venvs"
 
 # The multi-user tests (tests/share.rs) run Python as other users, who cannot reach an
 # interpreter under root's home (pyenv): a second environment from the system interpreter,

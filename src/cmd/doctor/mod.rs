@@ -95,15 +95,9 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     let timeout = Duration::from_secs(args.timeout);
     let mut checks = locations::checks(settings);
     checks.extend(shared::checks(settings));
-    checks.extend(locations::libraries(
-        settings,
-        env,
-        "env",
-        "in this process",
-        Status::Warn,
-    ));
+    let mut shell_skips = Vec::new();
     let shells = if args.skip_shells {
-        checks.push(Check::new(
+        shell_skips.push(Check::new(
             "shell",
             Status::Skip,
             "shell startup files left alone (--no-modify-profile)",
@@ -113,7 +107,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
         match settings.login_shell.as_deref().map(str::parse::<Shell>) {
             Some(Ok(s)) => vec![s],
             Some(Err(_)) => {
-                checks.push(
+                shell_skips.push(
                     Check::new(
                         "shell",
                         Status::Skip,
@@ -131,18 +125,22 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     } else {
         args.shells.clone()
     };
-    let (shell_checks, python_checks, ollama_checks) = if args.no_probe {
+    let (shell_runs, probed, ollama_checks) = if args.no_probe {
+        shell_skips.push(Check::new(
+            "shell",
+            Status::Skip,
+            "fresh shells not started (--no-probe)",
+        ));
         (
-            vec![Check::new(
-                "shell",
-                Status::Skip,
-                "fresh shells not started (--no-probe)",
-            )],
-            vec![Check::new(
-                "python",
-                Status::Skip,
-                "Python interpreters not probed (--no-probe)",
-            )],
+            vec![],
+            python::Probed {
+                checks: vec![Check::new(
+                    "python",
+                    Status::Skip,
+                    "Python interpreters not probed (--no-probe)",
+                )],
+                transformers: vec![],
+            },
             ollama::checks(settings, env, false, timeout),
         )
     } else {
@@ -150,7 +148,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
             let sh = s.spawn(|| {
                 shells
                     .iter()
-                    .flat_map(|sh| shells::fresh_shell(settings, env, *sh, timeout))
+                    .map(|sh| (*sh, shells::fresh_shell(settings, env, *sh, timeout)))
                     .collect::<Vec<_>>()
             });
             let py = s.spawn(|| python::checks(settings, env, &args.pythons, timeout));
@@ -162,9 +160,21 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
             )
         })
     };
-    checks.extend(shell_checks);
+    let assumed = locations::Assumed::from_probes(&probed.transformers);
+    checks.extend(locations::libraries(
+        settings,
+        env,
+        "env",
+        "in this process",
+        Status::Warn,
+        &assumed,
+    ));
+    checks.extend(shell_skips);
+    for (shell, runs) in shell_runs {
+        checks.extend(shells::judge(settings, shell, runs, &assumed));
+    }
     checks.extend(shells::fish_universal(settings));
-    checks.extend(python_checks);
+    checks.extend(probed.checks);
     checks.extend(ollama_checks);
     checks.extend(repo::checks(settings, args.repo.as_deref()));
     checks.extend(integrity::checks(settings));

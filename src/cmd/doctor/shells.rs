@@ -2,7 +2,7 @@
 //! fish universal variables, which outlive every config change.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -12,43 +12,54 @@ use crate::cmd::show;
 use crate::settings::{Env, Settings};
 use crate::shell::Shell;
 
-use super::locations::libraries;
+use super::locations::{Assumed, libraries};
 use super::{Check, MARK, Status, run_probe, same_path};
 
-/// Starts `shell` as a login and as an interactive shell with a clean environment and checks
-/// what it really exports.
-pub(super) fn fresh_shell(
-    settings: &Settings,
-    env: &Env,
-    shell: Shell,
-    timeout: Duration,
-) -> Vec<Check> {
+/// What starting one shell gave: the checks that stand alone (not installed…), or each
+/// mode's environment.
+pub(super) type Runs = Result<Vec<(&'static str, Result<BTreeMap<String, String>>)>, Check>;
+
+/// Starts `shell` as a login and as an interactive shell the way a login or a terminal starts
+/// it: a clean environment with only HOME, USER, LOGNAME, PATH, TERM and XDG_CONFIG_HOME; in
+/// particular no ZDOTDIR (a fresh zsh finds it in the user's own files, if anywhere).
+pub(super) fn fresh_shell(settings: &Settings, env: &Env, shell: Shell, timeout: Duration) -> Runs {
     let Ok(bin) = which::which(shell.name()) else {
-        return vec![Check::new(
+        return Err(Check::new(
             format!("shell.{shell}"),
             Status::Skip,
             format!("{shell} is not installed"),
-        )];
+        ));
     };
-    let modes: &[(&str, &[&str])] = match shell {
-        Shell::Zsh => &[
-            ("non-interactive", &["-c"]),
-            ("login", &["-l", "-c"]),
-            ("interactive", &["-i", "-c"]),
+    let mut modes: Vec<(&'static str, &[&str], Option<PathBuf>)> = match shell {
+        Shell::Zsh => vec![
+            ("non-interactive", &["-c"], None),
+            ("login", &["-l", "-c"], None),
+            ("interactive", &["-i", "-c"], None),
         ],
-        _ => &[("login", &["-l", "-c"]), ("interactive", &["-i", "-c"])],
+        _ => vec![
+            ("login", &["-l", "-c"], None),
+            ("interactive", &["-i", "-c"], None),
+        ],
     };
+    // A zsh started from a fresh one inherits the ZDOTDIR the user's files exported, and
+    // reads that folder's .zshenv instead.
+    if shell == Shell::Zsh
+        && let Some(nested) = crate::shell::zsh_files(settings).nested
+        && let Some(dir) = nested.parent()
+    {
+        modes.push(("nested", &["-c"], Some(dir.to_path_buf())));
+    }
     let Ok(exe) = std::env::current_exe() else {
-        return vec![Check::new(
+        return Err(Check::new(
             format!("shell.{shell}"),
             Status::Skip,
             "cannot locate the modelenv binary to read the shell's environment",
-        )];
+        ));
     };
-    let results: Vec<(&str, Result<BTreeMap<String, String>>)> = std::thread::scope(|s| {
+    let results: Vec<(&'static str, Result<BTreeMap<String, String>>)> = std::thread::scope(|s| {
         let handles: Vec<_> = modes
             .iter()
-            .map(|(mode, flags)| {
+            .map(|(mode, flags, zdotdir)| {
                 let bin = &bin;
                 let exe = &exe;
                 s.spawn(move || {
@@ -60,17 +71,13 @@ pub(super) fn fresh_shell(
                         .env_clear()
                         .current_dir(&settings.home)
                         .env("HOME", &settings.home);
-                    for key in [
-                        "USER",
-                        "PATH",
-                        "TERM",
-                        "ZDOTDIR",
-                        "XDG_CONFIG_HOME",
-                        "LOGNAME",
-                    ] {
+                    for key in ["USER", "PATH", "TERM", "XDG_CONFIG_HOME", "LOGNAME"] {
                         if let Some(v) = env.get(key) {
                             cmd.env(key, v);
                         }
+                    }
+                    if let Some(z) = zdotdir {
+                        cmd.env("ZDOTDIR", z);
                     }
                     (
                         *mode,
@@ -81,6 +88,20 @@ pub(super) fn fresh_shell(
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
+    Ok(results)
+}
+
+/// The checks for one shell's runs, each library judged under what the shell exported.
+pub(super) fn judge(
+    settings: &Settings,
+    shell: Shell,
+    runs: Runs,
+    assumed: &Assumed,
+) -> Vec<Check> {
+    let results = match runs {
+        Ok(r) => r,
+        Err(c) => return vec![c],
+    };
     let mut out = Vec::new();
     for (mode, res) in results {
         let id = format!("shell.{shell}.{mode}");
@@ -106,7 +127,7 @@ pub(super) fn fresh_shell(
                 let mut vars = vars;
                 vars.insert("HOME".into(), settings.home.to_string_lossy().into_owned());
                 problems.extend(
-                    libraries(settings, &vars, &id, &origin, Status::Skip)
+                    libraries(settings, &vars, &id, &origin, Status::Skip, assumed)
                         .into_iter()
                         .filter(|c| c.status != Status::Pass),
                 );
