@@ -428,3 +428,94 @@ fn the_doctor_does_not_hand_its_zdotdir_to_the_shells_it_starts() {
     }
     assert_eq!(check(&r, "shell.zsh.nested")["status"], "pass", "{r:#}");
 }
+
+#[test]
+fn a_venv_made_from_the_python3_on_path_is_probed_on_its_own() {
+    let env = TestEnv::new();
+    // The interpreter binary behind the test venv, first on PATH as `python3`.
+    let base = fs::canonicalize(python()).unwrap();
+    let bin = env.tmp.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(&base, bin.join("python3")).unwrap();
+    let venv = env.tmp.path().join("venv");
+    let made = Command::new(&base)
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", common::stderr(&made));
+    let vpy = venv.join("bin/python");
+    // Both resolve to the same file; they are still two environments.
+    assert_eq!(fs::canonicalize(&vpy).unwrap(), base);
+    let path = format!("{}:{}", bin.display(), common::sys_path());
+    let env = env.with_env("PATH", &path);
+    let v = vpy.display().to_string();
+    let (_, r) = doctor(&env, &["--python", &v]);
+    let c = check(&r, &format!("python.{v}.huggingface_hub"));
+    // The venv has no huggingface_hub of its own (the base's site-packages is not its).
+    assert_eq!(c["status"], "skip", "{c}");
+    let onpath = bin.join("python3").display().to_string();
+    assert!(
+        r["checks"].as_array().unwrap().iter().any(|c| c["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("python.{onpath}."))),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_huggingface_hub_py_in_the_current_folder_never_runs() {
+    let env = TestEnv::new();
+    let marker = env.tmp.path().join("ran");
+    // A repo that happens to hold modules named like the libraries and the stdlib.
+    for name in ["huggingface_hub.py", "json.py", "datasets.py"] {
+        fs::write(
+            env.repo.join(name),
+            format!(
+                "open({:?}, 'a').write('{name}\\n')\n",
+                marker.display().to_string()
+            ),
+        )
+        .unwrap();
+    }
+    let py = python();
+    let (_, r) = doctor(&env, &["--python", &py]);
+    assert!(
+        !marker.exists(),
+        "the probe ran {}",
+        fs::read_to_string(&marker).unwrap_or_default()
+    );
+    assert_eq!(
+        check(&r, &format!("python.{py}.huggingface_hub"))["status"],
+        "pass",
+        "{r:#}"
+    );
+}
+
+#[test]
+fn the_probe_adds_nothing_to_the_interpreters_environment() {
+    let env = TestEnv::new();
+    // This process has none of the exports (a shell that predates the install); the
+    // interpreter really uses its defaults, and with XDG_CACHE_HOME elsewhere that is not
+    // the central folder, fixed in the config file.
+    let central = env.home.join("central");
+    env.write(
+        ".config/modelenv/config.toml",
+        &format!("hf_home = \"{}\"\n", central.display()),
+    );
+    let py = python();
+    let (code, r) = doctor(&env, &["--python", &py]);
+    assert_eq!(code, Some(1));
+    for lib in ["huggingface_hub", "datasets"] {
+        let c = check(&r, &format!("python.{py}.{lib}"));
+        assert_eq!(c["status"], "fail", "{c}");
+        assert!(
+            c["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(&env.home.join(".cache/huggingface").display().to_string()),
+            "{c}"
+        );
+    }
+}

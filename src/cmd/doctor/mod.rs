@@ -78,6 +78,7 @@ impl Check {
 #[derive(Serialize)]
 struct Report<'a> {
     ok: bool,
+    summary: Summary,
     central: Central,
     checks: &'a [Check],
 }
@@ -192,6 +193,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
             "{}",
             serde_json::to_string_pretty(&Report {
                 ok,
+                summary: Summary::of(&checks),
                 central,
                 checks: &checks
             })?
@@ -202,10 +204,49 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     Ok(if ok { Exit::Ok } else { Exit::Problems })
 }
 
+/// The closing counts.
+#[derive(Serialize)]
+struct Summary {
+    ok: usize,
+    warnings: usize,
+    failures: usize,
+    skipped: usize,
+}
+
+impl Summary {
+    fn of(checks: &[Check]) -> Summary {
+        let n = |st: Status| checks.iter().filter(|c| c.status == st).count();
+        Summary {
+            ok: n(Status::Pass),
+            warnings: n(Status::Warn),
+            failures: n(Status::Fail),
+            skipped: n(Status::Skip),
+        }
+    }
+
+    fn line(&self) -> String {
+        let plural = |n: usize, one: &str, many: &str| {
+            format!("{n} {}", if n == 1 { one } else { many })
+        };
+        let mut s = format!(
+            "{} ok, {}, {}",
+            self.ok,
+            plural(self.warnings, "warning", "warnings"),
+            plural(self.failures, "failure", "failures")
+        );
+        if self.skipped > 0 {
+            s.push_str(&format!(", {} skipped", self.skipped));
+        }
+        s
+    }
+}
+
 fn print_human(checks: &[Check]) {
     use console::style;
     let mut section = "";
-    for c in checks {
+    let mut i = 0;
+    while i < checks.len() {
+        let c = &checks[i];
         let group = c.id.split('.').next().unwrap_or("");
         if group != section {
             section = group;
@@ -213,6 +254,7 @@ fn print_human(checks: &[Check]) {
                 "location" => "Central locations",
                 "env" => "This process",
                 "shell" => "Fresh shells",
+                "context" => "Scripts, cron and services",
                 "python" => "Python libraries",
                 "ollama" => "Ollama",
                 "repo" => "The repo",
@@ -221,17 +263,42 @@ fn print_human(checks: &[Check]) {
             };
             println!("{}", style(title).bold());
         }
+        // Problems of one cause (the same fix) that follow each other are shown once.
+        let same = checks[i + 1..]
+            .iter()
+            .take_while(|d| {
+                d.status == c.status
+                    && d.hint.is_some()
+                    && d.hint == c.hint
+                    && matches!(c.status, Status::Fail | Status::Warn)
+                    && d.id.split('.').next() == Some(group)
+            })
+            .count();
         let mark = match c.status {
             Status::Pass => style("✓").green(),
             Status::Warn => style("!").yellow(),
             Status::Fail => style("✗").red(),
             Status::Skip => style("-").dim(),
         };
-        println!("  {mark} {}", c.message);
+        println!("  {mark} {} {}", c.message, style(format!("[{}]", c.id)).dim());
+        if same > 0 {
+            let ids: Vec<&str> = checks[i + 1..=i + same]
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect();
+            println!(
+                "      {} {} more with the same cause: {}",
+                style("+").dim(),
+                same,
+                ids.join(", ")
+            );
+        }
         if let Some(h) = &c.hint {
             println!("      {} {h}", style("hint:").green());
         }
+        i += same + 1;
     }
+    println!("{}", Summary::of(checks).line());
 }
 
 /// Whether `have` names the same folder as `want`: canonical paths when they exist, else lexical.
