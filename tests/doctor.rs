@@ -519,3 +519,58 @@ fn the_probe_adds_nothing_to_the_interpreters_environment() {
         );
     }
 }
+
+#[test]
+fn a_later_export_is_named_with_its_file_and_line() {
+    require("bash");
+    let env = TestEnv::new();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    let rc = env.read(".bashrc");
+    env.write(".bashrc", &format!("{rc}export HF_HOME=~/old_hf\n"));
+    let line = rc.lines().count() + 1;
+    let (code, r2) = doctor(&env, &["--shell", "bash"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r2, "shell.bash.interactive.HF_HOME");
+    assert_eq!(c["status"], "fail");
+    let hint = c["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("~/.bashrc:{line}")) && hint.contains("export HF_HOME=~/old_hf"),
+        "{hint}"
+    );
+    assert!(!hint.contains("modelenv install"), "{hint}");
+    // Install, which runs the doctor, says so too.
+    let out = env.run(&["install", "--shell", "bash"]);
+    let all = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(all.contains(&format!("~/.bashrc:{line}")), "{all}");
+}
+
+#[test]
+fn a_fish_universal_variable_shadowed_by_the_block_is_no_warning() {
+    require("fish");
+    let env = TestEnv::new().with_env("SHELL", "/usr/bin/fish");
+    env.write(
+        ".config/fish/fish_variables",
+        "# This file contains fish universal variable definitions.\n# VERSION: 3.0\nSETUVAR --export HF_HOME:/srv/old_hf\n",
+    );
+    // Without the block the universal variable wins: that is the failure.
+    let (code, r) = doctor(&env, &["--shell", "fish"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(check(&r, "shell.fish.universal.HF_HOME")["status"], "warn");
+    let c = check(&r, "shell.fish.login.HF_HOME");
+    assert!(
+        c["message"].as_str().unwrap().contains("/srv/old_hf"),
+        "{c}"
+    );
+    // With modelenv's `set -gx`, every fish sees the central value.
+    env.ok(&["install", "--shell", "fish", "--no-doctor"]);
+    let (_, r) = doctor(&env, &["--shell", "fish"]);
+    assert_eq!(
+        check(&r, "shell.fish.universal.HF_HOME")["status"],
+        "pass",
+        "{r:#}"
+    );
+    assert!(
+        !failing(&r).iter().any(|id| id.starts_with("shell.fish")),
+        "{r:#}"
+    );
+}

@@ -375,8 +375,7 @@ fn every_verdict_matches_what_the_real_libraries_do() {
         );
         eprintln!("{}: {}", v.name, raw["versions"]);
     }
-    let truth =
-        |vi: usize, id: usize, lib: &str| truths[vi].0.get(&id).and_then(|m| m.get(lib));
+    let truth = |vi: usize, id: usize, lib: &str| truths[vi].0.get(&id).and_then(|m| m.get(lib));
     let by_lib = |id: usize, lib: &str| -> Vec<&Result<String, String>> {
         venvs
             .iter()

@@ -116,7 +116,7 @@ pub(super) fn libraries(
 ) -> Vec<Check> {
     let fix = |var: Option<&str>| match var {
         Some(v) => format!(
-            "fix or remove {v} where it is set (your shell startup files, .env, the service); `modelenv install` writes the right values"
+            "fix or remove {v} where it is set (a line in your shell startup files, a .env the project loads, the service's environment)"
         ),
         None => "run `modelenv install` and open a new shell".to_owned(),
     };

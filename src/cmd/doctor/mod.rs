@@ -162,19 +162,40 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
         })
     };
     let assumed = locations::Assumed::from_probes(&probed.transformers);
-    checks.extend(locations::libraries(
+    let mut env_checks = locations::libraries(
         settings,
         env,
         "env",
         "in this process",
         Status::Warn,
         &assumed,
-    ));
-    checks.extend(shell_skips);
+    );
+    let mut shell_checks = Vec::new();
+    let mut fish_vars = None;
+    let started = shell_runs.iter().any(|(_, r)| r.is_ok());
     for (shell, runs) in shell_runs {
-        checks.extend(shells::judge(settings, shell, runs, &assumed));
+        if shell == Shell::Fish
+            && let Ok(r) = &runs
+        {
+            fish_vars = r.iter().find_map(|(_, v)| v.as_ref().ok().cloned());
+        }
+        shell_checks.extend(shells::judge(settings, shell, runs, &assumed));
     }
-    checks.extend(shells::fish_universal(settings));
+    // Fresh shells get it right and this process does not: it predates the change.
+    if started && !shell_checks.iter().any(|c| c.status == Status::Fail) {
+        for c in env_checks
+            .iter_mut()
+            .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
+        {
+            c.hint = Some(
+                "a fresh shell gets the central locations: this process started before the change; open a new terminal (or `exec $SHELL -l`)".into(),
+            );
+        }
+    }
+    checks.extend(env_checks);
+    checks.extend(shell_skips);
+    checks.extend(shell_checks);
+    checks.extend(shells::fish_universal(settings, fish_vars.as_ref()));
     checks.extend(probed.checks);
     checks.extend(ollama_checks);
     checks.extend(repo::checks(settings, args.repo.as_deref()));
@@ -225,9 +246,8 @@ impl Summary {
     }
 
     fn line(&self) -> String {
-        let plural = |n: usize, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut s = format!(
             "{} ok, {}, {}",
             self.ok,
@@ -280,7 +300,11 @@ fn print_human(checks: &[Check]) {
             Status::Fail => style("✗").red(),
             Status::Skip => style("-").dim(),
         };
-        println!("  {mark} {} {}", c.message, style(format!("[{}]", c.id)).dim());
+        println!(
+            "  {mark} {} {}",
+            c.message,
+            style(format!("[{}]", c.id)).dim()
+        );
         if same > 0 {
             let ids: Vec<&str> = checks[i + 1..=i + same]
                 .iter()

@@ -117,10 +117,13 @@ pub(super) fn judge(
                 for (name, want) in settings.exports() {
                     match vars.get(name) {
                         Some(v) if same_path(Path::new(v), &want) => {}
-                        Some(v) => problems.push(Check::new(format!("{id}.{name}"), Status::Fail, format!("{name}={v} {origin}, expected {}", show(settings, &want))).hint(format!("run `modelenv install --shell {shell}`"))),
+                        Some(v) => problems.push(
+                            Check::new(format!("{id}.{name}"), Status::Fail, format!("{name}={v} {origin}, expected {}", show(settings, &want)))
+                                .hint(shadow_hint(settings, shell, name)),
+                        ),
                         None => problems.push(
                             Check::new(format!("{id}.{name}"), Status::Fail, format!("{name} never reaches a fresh {mode} {shell} (block missing, wrong startup file, ZDOTDIR or an interactive guard)"))
-                                .hint(format!("run `modelenv install --shell {shell}`")),
+                                .hint(shadow_hint(settings, shell, name)),
                         ),
                     }
                 }
@@ -146,26 +149,209 @@ pub(super) fn judge(
     out
 }
 
-/// fish universal variables persist across sessions and are easy to forget.
-pub(super) fn fish_universal(settings: &Settings) -> Vec<Check> {
+/// The startup files `shell` reads (system ones first), those that exist.
+pub(super) fn startup_files(settings: &Settings, shell: Shell) -> Vec<PathBuf> {
+    let h = &settings.home;
+    let glob = |dir: &Path, ext: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == ext))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let mut files: Vec<PathBuf> = match shell {
+        Shell::Bash => {
+            let mut v = vec![PathBuf::from("/etc/profile")];
+            v.extend(glob(Path::new("/etc/profile.d"), "sh"));
+            v.push(PathBuf::from("/etc/bash.bashrc"));
+            v.extend(
+                [".bash_profile", ".bash_login", ".profile", ".bashrc"]
+                    .iter()
+                    .map(|n| h.join(n)),
+            );
+            v
+        }
+        Shell::Zsh => {
+            let mut v: Vec<PathBuf> = [
+                "/etc/zsh/zshenv",
+                "/etc/zshenv",
+                "/etc/zsh/zprofile",
+                "/etc/zsh/zshrc",
+            ]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+            let z = crate::shell::zsh_files(settings);
+            let mut dirs = vec![z.fresh.parent().map(Path::to_path_buf)];
+            dirs.push(
+                z.nested
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf),
+            );
+            for d in dirs.into_iter().flatten() {
+                for n in [".zshenv", ".zprofile", ".zshrc", ".zlogin"] {
+                    let p = d.join(n);
+                    if !v.contains(&p) {
+                        v.push(p);
+                    }
+                }
+            }
+            v
+        }
+        Shell::Fish => {
+            let mut v = glob(Path::new("/etc/fish/conf.d"), "fish");
+            v.push(PathBuf::from("/etc/fish/config.fish"));
+            v.extend(glob(&crate::shell::fish_conf_d(settings), "fish"));
+            v.push(settings.config_home.join("fish/config.fish"));
+            v
+        }
+    };
+    files.retain(|p| p.is_file());
+    files
+}
+
+/// A line in a startup file that sets or unsets a variable.
+pub(super) struct Assignment {
+    pub path: PathBuf,
+    pub line: usize,
+    pub text: String,
+}
+
+/// Whether `line` assigns (or unsets) `name`: `export NAME=`, `NAME=`, `declare -x`,
+/// `typeset -x`, `set -gx NAME`, `set -Ux NAME`, `unset NAME`, `set -e NAME`…
+fn assigns(line: &str, name: &str) -> bool {
+    let mut words = line.split_whitespace().peekable();
+    let mut first = match words.next() {
+        Some(w) => w,
+        None => return false,
+    };
+    if matches!(
+        first,
+        "export" | "declare" | "typeset" | "local" | "readonly"
+    ) {
+        // skip flags
+        loop {
+            match words.next() {
+                Some(w) if w.starts_with('-') => continue,
+                Some(w) => {
+                    first = w;
+                    break;
+                }
+                None => return false,
+            }
+        }
+        return first == name || first.starts_with(&format!("{name}="));
+    }
+    if first == "set" || first == "unset" || first == "setenv" {
+        return words.find(|w| !w.starts_with('-')) == Some(name);
+    }
+    first.starts_with(&format!("{name}="))
+}
+
+/// Each line outside modelenv's block that sets `name` in the files `shell` reads.
+pub(super) fn assignments(settings: &Settings, shell: Shell, name: &str) -> Vec<Assignment> {
+    let mut out = Vec::new();
+    for path in startup_files(settings, shell) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut in_block = false;
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if t == "# >>> modelenv >>>" {
+                in_block = true;
+            } else if t == "# <<< modelenv <<<" {
+                in_block = false;
+            } else if !in_block && !t.starts_with('#') && assigns(t, name) {
+                out.push(Assignment {
+                    path: path.clone(),
+                    line: i + 1,
+                    text: t.to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What really fixes a wrong or missing value in a fresh shell: the lines that override the
+/// block, else the install (when the block is missing).
+fn shadow_hint(settings: &Settings, shell: Shell, name: &str) -> String {
+    let found = assignments(settings, shell, name);
+    let uvars = settings.config_home.join("fish/fish_variables");
+    if found.is_empty()
+        && shell == Shell::Fish
+        && std::fs::read_to_string(&uvars).is_ok_and(|t| {
+            t.lines().any(|l| {
+                l.strip_prefix("SETUVAR ")
+                    .map(|r| r.trim_start_matches("--export "))
+                    .is_some_and(|r| r.starts_with(&format!("{name}:")))
+            })
+        })
+    {
+        return format!(
+            "a fish universal variable sets it ({}): `fish -c 'set -Ue {name}'`, or run `modelenv install --shell fish`, whose `set -gx` shadows it",
+            show(settings, &uvars)
+        );
+    }
+    if found.is_empty() {
+        return format!(
+            "run `modelenv install --shell {shell}` (the block is missing from the file this shell reads), then open a new terminal"
+        );
+    }
+    let lines: Vec<String> = found
+        .iter()
+        .map(|a| format!("{}:{} `{}`", show(settings, &a.path), a.line, a.text))
+        .collect();
+    format!(
+        "edit or remove {} (it overrides modelenv's block; reinstalling does not help)",
+        lines.join(", ")
+    )
+}
+
+/// fish universal variables persist across sessions and are easy to forget. One that
+/// modelenv's `set -gx` shadows is harmless while the block is there; one that wins is the
+/// cause of a fresh fish's wrong value.
+pub(super) fn fish_universal(
+    settings: &Settings,
+    fish_vars: Option<&BTreeMap<String, String>>,
+) -> Vec<Check> {
     let file = settings.config_home.join("fish/fish_variables");
     let Ok(text) = std::fs::read_to_string(&file) else {
         return Vec::new();
     };
+    let exports = settings.exports();
     let mut out = Vec::new();
     for line in text.lines() {
         let rest = line
             .strip_prefix("SETUVAR ")
             .map(|r| r.trim_start_matches("--export "));
-        if let Some((name, _)) = rest.and_then(|r| r.split_once(':'))
-            && (crate::settings::EXPORT_NAMES.contains(&name)
-                || ["HF_HUB_CACHE", "OLLAMA_MODELS"].contains(&name))
+        let Some((name, _)) = rest.and_then(|r| r.split_once(':')) else {
+            continue;
+        };
+        if !(crate::settings::EXPORT_NAMES.contains(&name)
+            || ["HF_HUB_CACHE", "OLLAMA_MODELS"].contains(&name))
         {
-            out.push(
-                Check::new(format!("shell.fish.universal.{name}"), Status::Warn, format!("fish has a universal variable {name} (in {}); it outlives every config change", show(settings, &file)))
-                    .hint(format!("fish -c 'set -Ue {name}'")),
-            );
+            continue;
         }
+        let id = format!("shell.fish.universal.{name}");
+        let want = exports.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
+        let seen = fish_vars.and_then(|v| v.get(name));
+        let shadowed = match (want, seen) {
+            (Some(w), Some(v)) => same_path(Path::new(v), w),
+            _ => false,
+        };
+        out.push(if shadowed {
+            Check::new(id, Status::Pass, format!("fish's universal {name} (in {}) is shadowed by modelenv's `set -gx`: every fish sees the central value", show(settings, &file)))
+        } else {
+            Check::new(id, Status::Warn, format!("fish has a universal variable {name} (in {}){}", show(settings, &file), if fish_vars.is_some() { " and a fresh fish does not get the central value" } else { "; it outlives every config change" }))
+                .hint(format!("fish -c 'set -Ue {name}'"))
+        });
     }
     out
 }
