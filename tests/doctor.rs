@@ -574,3 +574,66 @@ fn a_fish_universal_variable_shadowed_by_the_block_is_no_warning() {
         "{r:#}"
     );
 }
+
+/// Where huggingface_hub really puts downloads in a cron-style `env -i sh -c`.
+fn cron_hub_cache(env: &TestEnv) -> PathBuf {
+    let out = Command::new("env")
+        .arg("-i")
+        .arg(format!("HOME={}", env.home.display()))
+        .arg("PATH=/usr/bin:/bin")
+        .args(["sh", "-c"])
+        .arg(format!(
+            "'{}' -c 'from huggingface_hub import constants; print(constants.HF_HUB_CACHE)'",
+            python()
+        ))
+        .current_dir(&env.home)
+        .output()
+        .unwrap();
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    fs::create_dir_all(&p).unwrap();
+    fs::canonicalize(p).unwrap()
+}
+
+#[test]
+fn cron_style_env_i_sh_c_is_reported_honestly() {
+    require("bash");
+    let env = TestEnv::new();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    // The default central store is the libraries' default: cron gets it with no setup.
+    let (_, r) = doctor(&env, &["--shell", "bash"]);
+    assert_eq!(check(&r, "context.sh")["status"], "pass", "{r:#}");
+    assert_eq!(
+        cron_hub_cache(&env),
+        fs::canonicalize(env.home.join(".cache/huggingface/hub")).unwrap()
+    );
+
+    // A central store elsewhere: the block reaches shells, never `env -i sh -c`.
+    let env = TestEnv::new();
+    let central = env.tmp.path().join("central-hf");
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--no-doctor",
+        "--hf-home",
+        &central.display().to_string(),
+    ]);
+    let (_, r) = doctor(&env, &["--shell", "bash"]);
+    assert_eq!(check(&r, "shell.bash.login")["status"], "pass", "{r:#}");
+    let c = check(&r, "context.sh");
+    assert_eq!(c["status"], "warn", "{c}");
+    let real = cron_hub_cache(&env);
+    assert!(!real.starts_with(&central), "{}", real.display());
+    assert_eq!(
+        Path::new(c["path"].as_str().unwrap()),
+        env.home.join(".cache/huggingface/hub")
+    );
+    assert!(c["hint"].as_str().unwrap().contains("ln -s"), "{c}");
+    // The remedy the hint names, done by hand: now cron's downloads land in the store.
+    fs::remove_dir_all(env.home.join(".cache/huggingface")).unwrap();
+    fs::create_dir_all(&central).unwrap();
+    std::os::unix::fs::symlink(&central, env.home.join(".cache/huggingface")).unwrap();
+    let (_, r) = doctor(&env, &["--shell", "bash"]);
+    assert_eq!(check(&r, "context.sh")["status"], "pass", "{r:#}");
+    assert!(cron_hub_cache(&env).starts_with(fs::canonicalize(&central).unwrap()));
+}

@@ -11,6 +11,7 @@
 //! library's resolution under a set of variables), `shells`, `python`, `ollama`, `repo` and
 //! `integrity`. This file runs them in order and prints the report.
 
+mod contexts;
 mod integrity;
 mod locations;
 mod ollama;
@@ -126,6 +127,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     } else {
         args.shells.clone()
     };
+    let mut contexts_checks = Vec::new();
     let (shell_runs, probed, ollama_checks) = if args.no_probe {
         shell_skips.push(Check::new(
             "shell",
@@ -154,6 +156,8 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
             });
             let py = s.spawn(|| python::checks(settings, env, &args.pythons, timeout));
             let ol = s.spawn(|| ollama::checks(settings, env, true, timeout));
+            let cx = s.spawn(|| contexts::checks(settings, env, timeout));
+            contexts_checks = cx.join().unwrap_or_default();
             (
                 sh.join().unwrap_or_default(),
                 py.join().unwrap_or_default(),
@@ -196,6 +200,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     checks.extend(shell_skips);
     checks.extend(shell_checks);
     checks.extend(shells::fish_universal(settings, fish_vars.as_ref()));
+    checks.extend(contexts_checks);
     checks.extend(probed.checks);
     checks.extend(ollama_checks);
     checks.extend(repo::checks(settings, args.repo.as_deref()));
@@ -325,12 +330,23 @@ fn print_human(checks: &[Check]) {
     println!("{}", Summary::of(checks).line());
 }
 
-/// Whether `have` names the same folder as `want`: canonical paths when they exist, else lexical.
+/// Whether `have` names the same folder as `want`: each resolved through its deepest existing
+/// folder (so a link on the way counts, as it does for the libraries), the rest compared as text.
 pub fn same_path(have: &Path, want: &Path) -> bool {
-    match (have.canonicalize(), want.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => crate::settings::normalize(have) == crate::settings::normalize(want),
+    fn resolved(p: &Path) -> PathBuf {
+        let p = crate::settings::normalize(p);
+        if !p.is_absolute() {
+            return p;
+        }
+        for anc in p.ancestors() {
+            if let Ok(real) = anc.canonicalize() {
+                let rest = p.strip_prefix(anc).unwrap_or(Path::new(""));
+                return real.join(rest);
+            }
+        }
+        p
     }
+    resolved(have) == resolved(want)
 }
 
 /// Brackets what `print_env` prints, so the shell checks find it among whatever the startup

@@ -356,7 +356,7 @@ pub(super) fn fish_universal(
     out
 }
 
-fn parse_env(out: &[u8]) -> Result<BTreeMap<String, String>> {
+pub(super) fn parse_env(out: &[u8]) -> Result<BTreeMap<String, String>> {
     let text = String::from_utf8_lossy(out);
     let inner = text.split(MARK).nth(1).ok_or_else(|| {
         anyhow::anyhow!("the shell did not run the probe (its startup files may exit early)")

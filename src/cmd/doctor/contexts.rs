@@ -1,0 +1,105 @@
+//! Contexts that read no startup file: scripts run as `sh -c` or `bash -c`, cron jobs,
+//! systemd services and many GUI-launched programs (FACTS.md §3). They get the libraries'
+//! defaults; the doctor starts `sh -c` and `bash -c` the way cron does (`env -i` with HOME,
+//! LOGNAME, USER, PATH=/usr/bin:/bin and SHELL=/bin/sh) and says honestly where their
+//! downloads go.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::cmd::show;
+use crate::resolve;
+use crate::settings::{Env, Settings};
+
+use super::shells::parse_env;
+use super::{Check, Status, run_probe, same_path};
+
+pub(super) fn checks(settings: &Settings, env: &Env, timeout: Duration) -> Vec<Check> {
+    let Ok(exe) = std::env::current_exe() else {
+        return vec![];
+    };
+    let contexts = [("sh", "sh -c and cron jobs"), ("bash", "bash -c scripts")];
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = contexts
+            .iter()
+            .map(|(bin, label)| {
+                let exe = &exe;
+                s.spawn(move || {
+                    let script = format!(
+                        "{} internal-print-env",
+                        crate::shell::quote_posix(&exe.to_string_lossy())
+                    );
+                    let mut cmd = Command::new(bin);
+                    cmd.args(["-c", &script])
+                        .env_clear()
+                        .env("HOME", &settings.home)
+                        .env("PATH", "/usr/bin:/bin")
+                        .env("SHELL", "/bin/sh")
+                        .current_dir(&settings.home);
+                    for key in ["USER", "LOGNAME"] {
+                        if let Some(v) = env.get(key) {
+                            cmd.env(key, v);
+                        }
+                    }
+                    (
+                        *bin,
+                        *label,
+                        run_probe(cmd, timeout).and_then(|o| parse_env(&o)),
+                    )
+                })
+            })
+            .collect();
+        hs.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut out = Vec::new();
+    for (bin, label, res) in runs {
+        let id = format!("context.{bin}");
+        let Ok(mut vars): Result<BTreeMap<String, String>, _> = res else {
+            continue; // that shell is not installed
+        };
+        vars.insert("HOME".into(), settings.home.to_string_lossy().into_owned());
+        let hub = resolve::hub_cache(&vars);
+        let ds = resolve::datasets_cache(&vars);
+        let hub_ok = hub.defect.is_none() && same_path(&hub.path, &settings.hub_cache());
+        let ds_ok = ds.defect.is_none() && same_path(&ds.path, &settings.datasets_cache());
+        let default = resolve::hf_home(&vars).path;
+        if hub_ok && ds_ok {
+            let how = if default
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+            {
+                format!("{} links to it", show(settings, &default))
+            } else if hub.from.is_none() {
+                "it is the libraries' default location".to_owned()
+            } else {
+                "a system file sets the variables".to_owned()
+            };
+            out.push(Check::new(
+                id,
+                Status::Pass,
+                format!("{label} (no startup file) get the central store: {how}"),
+            ));
+        } else {
+            let wrong = if hub_ok { &ds.path } else { &hub.path };
+            out.push(
+                Check::new(
+                    id,
+                    Status::Warn,
+                    format!(
+                        "{label} read no startup file: downloads there go to {}, not the central {}",
+                        wrong.display(),
+                        show(settings, &settings.hf_home)
+                    ),
+                )
+                .hint(format!(
+                    "when {d} is absent or empty, `ln -s {c} {d}` makes the default location the central store; systemd user services and desktop sessions also read ~/.config/environment.d/*.conf (HF_HOME={c})",
+                    d = default.display(),
+                    c = settings.hf_home.display()
+                ))
+                .path(wrong),
+            );
+        }
+    }
+    out
+}
