@@ -607,17 +607,21 @@ fn cron_style_env_i_sh_c_is_reported_honestly() {
         fs::canonicalize(env.home.join(".cache/huggingface/hub")).unwrap()
     );
 
-    // A central store elsewhere: the block reaches shells, never `env -i sh -c`.
+    // A central store elsewhere, the default location in use: the block reaches shells,
+    // never `env -i sh -c`, and install leaves the folder alone.
     let env = TestEnv::new();
+    env.write(".cache/huggingface/hub/version.txt", "1");
     let central = env.tmp.path().join("central-hf");
+    let hf = central.display().to_string();
     env.ok(&[
         "install",
         "--shell",
         "bash",
         "--no-doctor",
         "--hf-home",
-        &central.display().to_string(),
+        &hf,
     ]);
+    assert!(!env.home.join(".cache/huggingface").is_symlink());
     let (_, r) = doctor(&env, &["--shell", "bash"]);
     assert_eq!(check(&r, "shell.bash.login")["status"], "pass", "{r:#}");
     let c = check(&r, "context.sh");
@@ -629,11 +633,23 @@ fn cron_style_env_i_sh_c_is_reported_honestly() {
         env.home.join(".cache/huggingface/hub")
     );
     assert!(c["hint"].as_str().unwrap().contains("ln -s"), "{c}");
-    // The remedy the hint names, done by hand: now cron's downloads land in the store.
+    // Once the default location is free, install links it: cron's downloads land in the store.
     fs::remove_dir_all(env.home.join(".cache/huggingface")).unwrap();
-    fs::create_dir_all(&central).unwrap();
-    std::os::unix::fs::symlink(&central, env.home.join(".cache/huggingface")).unwrap();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    assert_eq!(
+        fs::read_link(env.home.join(".cache/huggingface")).unwrap(),
+        fs::canonicalize(env.tmp.path()).unwrap().join("central-hf")
+    );
     let (_, r) = doctor(&env, &["--shell", "bash"]);
     assert_eq!(check(&r, "context.sh")["status"], "pass", "{r:#}");
     assert!(cron_hub_cache(&env).starts_with(fs::canonicalize(&central).unwrap()));
+    // Uninstall takes the link away again, and nothing else.
+    env.ok(&["uninstall"]);
+    assert!(
+        env.home
+            .join(".cache/huggingface")
+            .symlink_metadata()
+            .is_err()
+    );
+    assert!(central.join("hub").is_dir());
 }

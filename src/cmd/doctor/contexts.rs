@@ -93,7 +93,7 @@ pub(super) fn checks(settings: &Settings, env: &Env, timeout: Duration) -> Vec<C
                     ),
                 )
                 .hint(format!(
-                    "when {d} is absent or empty, `ln -s {c} {d}` makes the default location the central store; systemd user services and desktop sessions also read ~/.config/environment.d/*.conf (HF_HOME={c})",
+                    "`modelenv install` links {d} to the central store when {d} is absent or empty; otherwise move what it holds into the store and `ln -s {c} {d}`. systemd user services and desktop sessions also read ~/.config/environment.d/*.conf (HF_HOME={c})",
                     d = default.display(),
                     c = settings.hf_home.display()
                 ))
