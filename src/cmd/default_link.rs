@@ -3,6 +3,10 @@
 //! elsewhere, install makes that default location a symbolic link to it, but only when the
 //! default location does not exist or is an empty folder. The link is recorded in
 //! `<state>/default-link`; uninstall removes it only while it still is that link.
+//!
+//! systemd user services and desktop sessions read `~/.config/environment.d/*.conf`
+//! (environment.d(5)): install writes the exports to `60-modelenv.conf` there too (a file
+//! of its own, marked by its first line, which uninstall deletes).
 
 use std::path::{Path, PathBuf};
 
@@ -48,9 +52,87 @@ fn root_for(p: &Path) -> Result<Root> {
     Ok(Root::open(anc)?)
 }
 
+/// modelenv's own file in `~/.config/environment.d`.
+pub fn environment_d_file(settings: &Settings) -> PathBuf {
+    settings.config_home.join("environment.d/60-modelenv.conf")
+}
+
+const ENVIRONMENT_D_HEADER: &str = "# Written by `modelenv install` for systemd user services and desktop sessions; `modelenv uninstall` deletes this file.";
+
+/// The file's text, or `None` when a value cannot be written there as is (environment.d
+/// expands `$` and has no quoting to stop it).
+fn environment_d_text(settings: &Settings) -> Option<String> {
+    let mut text = format!("{ENVIRONMENT_D_HEADER}\n");
+    for (name, p) in settings.exports() {
+        let v = p.to_str()?;
+        if v.contains(['$', '\\', '"', '\'', '\n']) || v.trim() != v {
+            return None;
+        }
+        text.push_str(&format!("{name}={v}\n"));
+    }
+    Some(text)
+}
+
+fn is_ours(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(ENVIRONMENT_D_HEADER))
+}
+
+/// Writes (or updates) `~/.config/environment.d/60-modelenv.conf` when the central store is
+/// not the default location; a file of that name that is not modelenv's is left alone.
+fn install_environment_d(settings: &Settings, dry_run: bool) -> Result<()> {
+    let file = environment_d_file(settings);
+    if crate::cmd::doctor::same_path(&default_location(settings), &settings.hf_home) {
+        return Ok(());
+    }
+    let Some(text) = environment_d_text(settings) else {
+        crate::ui::note(format!(
+            "{} not written: a location holds `$`, a quote or a backslash, which environment.d would change",
+            show(settings, &file)
+        ));
+        return Ok(());
+    };
+    let old = std::fs::read_to_string(&file).ok();
+    if old.as_deref() == Some(text.as_str()) {
+        return Ok(());
+    }
+    if old.is_some() && !is_ours(&file) {
+        crate::ui::note(format!(
+            "{} exists and is not modelenv's: left alone",
+            show(settings, &file)
+        ));
+        return Ok(());
+    }
+    if dry_run {
+        crate::ui::note(format!("would write {}", show(settings, &file)));
+        return Ok(());
+    }
+    let mut plan = Plan::new();
+    let root = root_for(&file)?;
+    if let Some(dir) = file.parent().filter(|d| !d.is_dir()) {
+        plan.create_dir(&root, dir)?;
+    }
+    plan.write(&root, &file, text.as_bytes())?;
+    let outcome =
+        Run::new(&settings.state_dir, "install", settings.test_kill_after).execute(&plan)?;
+    if !outcome.complete() {
+        bail!("{}", outcome.problems().join("\n"));
+    }
+    eprintln!(
+        "wrote {} (systemd user services and desktop sessions)",
+        show(settings, &file)
+    );
+    Ok(())
+}
+
+/// The remedies for contexts without startup files (install; a dry run only says).
+pub fn install(settings: &Settings, dry_run: bool) -> Result<()> {
+    install_environment_d(settings, dry_run)?;
+    install_link(settings, dry_run)
+}
+
 /// Links the default location to the central store (install, not in a dry run); says why not
 /// when the default location holds files.
-pub fn install(settings: &Settings, dry_run: bool) -> Result<()> {
+fn install_link(settings: &Settings, dry_run: bool) -> Result<()> {
     let d = default_location(settings);
     let Some((link, target)) = planned(settings) else {
         if !crate::cmd::doctor::same_path(&d, &settings.hf_home)
@@ -114,8 +196,28 @@ pub fn install(settings: &Settings, dry_run: bool) -> Result<()> {
     Ok(())
 }
 
-/// Removes the link install made, if it is still that link.
+/// Undoes both remedies: modelenv's environment.d file, and the link while it still is the
+/// one install made.
 pub fn uninstall(settings: &Settings, dry_run: bool) -> Result<()> {
+    let file = environment_d_file(settings);
+    if is_ours(&file) {
+        if dry_run {
+            crate::ui::note(format!("would remove {}", show(settings, &file)));
+        } else {
+            let mut plan = Plan::new();
+            plan.remove(&root_for(&file)?, &file)?;
+            let outcome = Run::new(&settings.state_dir, "uninstall", settings.test_kill_after)
+                .execute(&plan)?;
+            if !outcome.complete() {
+                bail!("{}", outcome.problems().join("\n"));
+            }
+            eprintln!("removed {}", show(settings, &file));
+        }
+    }
+    uninstall_link(settings, dry_run)
+}
+
+fn uninstall_link(settings: &Settings, dry_run: bool) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(record(settings)) else {
         return Ok(());
     };

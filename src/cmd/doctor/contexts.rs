@@ -5,6 +5,7 @@
 //! downloads go.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -53,6 +54,7 @@ pub(super) fn checks(settings: &Settings, env: &Env, timeout: Duration) -> Vec<C
         hs.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     let mut out = Vec::new();
+    out.extend(environment_d(settings, env, timeout));
     for (bin, label, res) in runs {
         let id = format!("context.{bin}");
         let Ok(mut vars): Result<BTreeMap<String, String>, _> = res else {
@@ -102,4 +104,88 @@ pub(super) fn checks(settings: &Settings, env: &Env, timeout: Duration) -> Vec<C
         }
     }
     out
+}
+
+const GENERATOR: &str =
+    "/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator";
+
+/// What systemd user services and desktop sessions get from `~/.config/environment.d`: the
+/// real generator's answer where systemd is installed, else the files read line by line.
+fn environment_d(settings: &Settings, env: &Env, timeout: Duration) -> Vec<Check> {
+    let default = crate::cmd::default_link::default_location(settings);
+    if same_path(&default, &settings.hf_home) {
+        return vec![]; // services use the default location, which is the store
+    }
+    let dir = settings.config_home.join("environment.d");
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let from_generator = Path::new(GENERATOR).is_file();
+    if from_generator {
+        let mut cmd = Command::new(GENERATOR);
+        cmd.env_clear().env("HOME", &settings.home);
+        if let Some(x) = env.get("XDG_CONFIG_HOME") {
+            cmd.env("XDG_CONFIG_HOME", x);
+        }
+        if let Ok(out) = run_probe(cmd, timeout) {
+            for line in String::from_utf8_lossy(&out).lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    let v = v
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .unwrap_or(v);
+                    vars.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+    } else if let Ok(rd) = std::fs::read_dir(&dir) {
+        let mut files: Vec<_> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        files.sort();
+        for f in files {
+            for line in std::fs::read_to_string(&f).unwrap_or_default().lines() {
+                if let Some((k, v)) = line.trim().split_once('=')
+                    && !k.starts_with('#')
+                {
+                    vars.insert(k.trim().to_owned(), v.trim().to_owned());
+                }
+            }
+        }
+    }
+    let id = "context.environment_d";
+    match vars.get("HF_HOME") {
+        Some(v) if same_path(Path::new(v), &settings.hf_home) => vec![Check::new(
+            id,
+            Status::Pass,
+            format!(
+                "systemd user services and desktop sessions get HF_HOME={} from {}",
+                show(settings, &settings.hf_home),
+                show(settings, &dir)
+            ),
+        )],
+        Some(v) => vec![
+            Check::new(
+                id,
+                Status::Warn,
+                format!(
+                    "systemd user services and desktop sessions get HF_HOME={v} from {}, not {}",
+                    show(settings, &dir),
+                    show(settings, &settings.hf_home)
+                ),
+            )
+            .hint(format!("fix HF_HOME in {}", show(settings, &dir))),
+        ],
+        None => vec![
+            Check::new(
+                id,
+                Status::Warn,
+                format!(
+                    "systemd user services and desktop sessions get no HF_HOME (nothing in {}): they use {}",
+                    show(settings, &dir),
+                    show(settings, &default)
+                ),
+            )
+            .hint("`modelenv install` writes ~/.config/environment.d/60-modelenv.conf (read at the next login)"),
+        ],
+    }
 }
