@@ -653,3 +653,81 @@ fn cron_style_env_i_sh_c_is_reported_honestly() {
     );
     assert!(central.join("hub").is_dir());
 }
+
+#[test]
+fn a_dotenv_the_project_loads_is_named_with_its_line() {
+    let env = TestEnv::new();
+    fs::write(
+        env.repo.join(".env"),
+        "OPENAI_KEY=x\nHF_HOME=~/.cache/huggingface\nHF_DATASETS_CACHE=${HOME}/.cache/huggingface/datasets\n",
+    )
+    .unwrap();
+    fs::write(env.repo.join(".env.example"), "HF_HOME=/srv/template\n").unwrap();
+    // What python-dotenv really loads from it: a literal `~`.
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import dotenv; print(dotenv.dotenv_values('.env')['HF_HOME'])",
+        ])
+        .current_dir(&env.repo)
+        .env("HOME", &env.home)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "~/.cache/huggingface"
+    );
+    let (code, r) = doctor(&env, &["--no-probe"]);
+    assert_eq!(code, Some(1));
+    let c = check(&r, "repo.dotenv..env:2");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["hint"]
+            .as_str()
+            .unwrap()
+            .contains("HF_HOME=${HOME}/.cache/huggingface"),
+        "{c}"
+    );
+    // `${HOME}` is what python-dotenv expands: that line is right; templates are not loaded.
+    let ids: Vec<String> = failing(&r);
+    assert!(
+        !ids.iter().any(|i| i.starts_with("repo.dotenv..env:3")),
+        "{ids:?}"
+    );
+    assert!(!ids.iter().any(|i| i.contains(".env.example:")), "{ids:?}");
+}
+
+#[test]
+fn an_interpreter_without_safe_path_mode_still_runs_nothing_of_the_folder() {
+    let env = TestEnv::new();
+    // A Python older than 3.11 refuses -P; the probe retries without it and drops the
+    // current folder from sys.path itself.
+    let venv_bin = Path::new(&python()).parent().unwrap().to_path_buf();
+    let old = env.tmp.path().join("oldpython");
+    fs::write(
+        &old,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in -P) echo 'Unknown option: -P' >&2; exit 2;; esac\nexec '{}' \"$@\"\n",
+            venv_bin.join("python").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let marker = env.tmp.path().join("ran");
+    fs::write(
+        env.repo.join("huggingface_hub.py"),
+        format!(
+            "open({:?}, 'a').write('ran')\n",
+            marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = old.display().to_string();
+    let (_, r) = doctor(&env, &["--python", &o]);
+    assert!(!marker.exists());
+    assert_eq!(
+        check(&r, &format!("python.{o}.huggingface_hub"))["status"],
+        "pass",
+        "{r:#}"
+    );
+}
