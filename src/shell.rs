@@ -199,6 +199,18 @@ impl ZshFiles {
 /// Asks zsh itself (started as a terminal would start it: only HOME, USER, LOGNAME, PATH and
 /// TERM) where it reads `.zshenv`. Without zsh: `~/.zshenv`, and the inherited ZDOTDIR's.
 pub fn zsh_files(settings: &Settings) -> ZshFiles {
+    // Asked once per process: the doctor needs it for several checks.
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, ZshFiles)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, z)) = seen.iter().find(|(h, _)| *h == settings.home) {
+        return z.clone();
+    }
+    let z = ask_zsh(settings);
+    seen.push((settings.home.clone(), z.clone()));
+    z
+}
+
+fn ask_zsh(settings: &Settings) -> ZshFiles {
     let inherited = (settings.zdotdir != settings.home).then(|| settings.zdotdir.join(".zshenv"));
     let ask = |flags: &[&str]| -> Option<String> {
         let bin = which::which("zsh").ok()?;
