@@ -24,6 +24,11 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 
+# The differential test's venvs (transformers 4.x and 5.x, mlx-lm where it installs), built
+# in the background while the main one is checked; cached under target/diff-venv.
+scripts/diff-venvs.sh &
+diff_venvs=$!
+
 venv="${MODELENV_TEST_VENV:-$PWD/target/test-venv}"
 # Made again when the requirements change (tests/dotenv.rs needs the pinned python-dotenv).
 if ! cmp -s scripts/test-requirements.txt "$venv/requirements.txt" ||
@@ -34,6 +39,7 @@ if ! cmp -s scripts/test-requirements.txt "$venv/requirements.txt" ||
   cp scripts/test-requirements.txt "$venv/requirements.txt"
 fi
 export MODELENV_TEST_PYTHON="$venv/bin/python"
+wait "$diff_venvs"
 
 # The multi-user tests (tests/share.rs) run Python as other users, who cannot reach an
 # interpreter under root's home (pyenv): a second environment from the system interpreter,

@@ -2,7 +2,7 @@
 //! huggingface_hub, transformers 4.x/5.x, datasets, mlx-lm, llama.cpp and Ollama
 //! (FACTS.md §1), so the doctor can compare them with the central locations.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A variable lookup (a process environment, a fresh shell's, a server's).
 pub trait Vars {
@@ -29,25 +29,63 @@ pub struct Resolved {
     pub from: Option<&'static str>,
     /// Why this value is wrong whatever it points to (a literal `~`, an unexpanded `$VAR`…).
     pub defect: Option<String>,
+    /// The library itself gets there, but code that reads its constant does not (datasets'
+    /// `HF_DATASETS_CACHE` with a `~`).
+    pub warning: Option<String>,
 }
 
-/// Python's `os.path.expanduser`: a leading `~` or `~/` becomes HOME.
+impl Resolved {
+    fn new(path: String, from: Option<&'static str>) -> Resolved {
+        Resolved {
+            path: PathBuf::from(path),
+            from,
+            defect: None,
+            warning: None,
+        }
+    }
+}
+
+/// Python's `os.path.expanduser` for `~` and `~/…` (HOME, trailing `/` dropped); `~user` is
+/// left alone.
 fn expanduser(v: &str, home: &str) -> String {
-    if v == "~" {
-        home.to_owned()
-    } else if let Some(rest) = v.strip_prefix("~/") {
-        format!("{home}/{rest}")
+    let rest = if v == "~" {
+        ""
+    } else if let Some(r) = v.strip_prefix('~').filter(|r| r.starts_with('/')) {
+        r
     } else {
-        v.to_owned()
+        return v.to_owned();
+    };
+    let out = format!("{}{rest}", home.trim_end_matches('/'));
+    if out.is_empty() { "/".to_owned() } else { out }
+}
+
+/// Python's `os.path.join(a, b)`: an absolute `b` wins, an empty `a` adds nothing.
+fn pjoin(a: &str, b: &str) -> String {
+    if b.starts_with('/') || a.is_empty() {
+        b.to_owned()
+    } else if a.ends_with('/') {
+        format!("{a}{b}")
+    } else {
+        format!("{a}/{b}")
+    }
+}
+
+/// `str(pathlib.Path(v))`: `""` is `.`, repeated and trailing `/` and `.` parts dropped.
+fn pathlib_str(v: &str) -> String {
+    let abs = v.starts_with('/');
+    let parts: Vec<&str> = v
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    match (abs, parts.is_empty()) {
+        (true, _) => format!("/{}", parts.join("/")),
+        (false, true) => ".".to_owned(),
+        (false, false) => parts.join("/"),
     }
 }
 
 /// Python's `os.path.expandvars`: `$VAR` and `${VAR}` replaced when defined, else left.
 fn expandvars(v: &str, vars: &dyn Vars) -> String {
-    expandvars_impl(v, vars)
-}
-
-fn expandvars_impl(v: &str, vars: &dyn Vars) -> String {
     let mut out = String::new();
     let mut rest = v;
     while let Some(p) = rest.find('$') {
@@ -84,143 +122,139 @@ fn home(vars: &dyn Vars) -> String {
     vars.var("HOME").unwrap_or("").to_owned()
 }
 
-fn defect_of(name: &str, raw: &str, expands_tilde: bool, expands_vars: bool) -> Option<String> {
-    if raw.is_empty() {
-        return Some(format!(
-            "{name} is set but empty (Python reads that as the current folder)"
-        ));
+/// What a library makes of `raw` (the value of `name`) when the result is not an absolute
+/// path: the reason, in the user's terms.
+fn relative_defect(name: &str, raw: &str, path: &str, tilde: bool, vars: bool) -> Option<String> {
+    if path.starts_with('/') {
+        return None;
     }
-    if raw.starts_with('~') && !expands_tilde {
-        return Some(format!(
-            "{name}={raw}: this library does not expand `~`, it creates a folder named `~`"
-        ));
-    }
-    if raw.contains('$') && !expands_vars {
-        return Some(format!(
-            "{name}={raw}: this library does not expand `$` variables"
-        ));
-    }
-    None
-}
-
-fn relative_defect(name: &str, path: &Path) -> Option<String> {
-    (!path.is_absolute()).then(|| {
-        format!(
-            "{name}={} is a relative path: every project gets its own cache",
-            path.display()
-        )
+    Some(if raw.is_empty() {
+        format!("{name} is set but empty (Python reads that as the current folder)")
+    } else if raw.starts_with('~') && !tilde {
+        format!("{name}={raw}: this library does not expand `~`, it creates a folder named `~`")
+    } else if raw.contains('$') && !vars {
+        format!("{name}={raw}: this library does not expand `$` variables")
+    } else {
+        format!("{name}={raw} gives the relative path {path}: every project gets its own cache")
     })
 }
 
-/// huggingface_hub's `HF_HOME` (`constants.py`).
+/// The variable an `os.getenv(name, default)` chain stops at, and its value.
+fn first_set<'a>(vars: &'a dyn Vars, names: &[&'static str]) -> Option<(&'static str, &'a str)> {
+    names.iter().find_map(|n| vars.var(n).map(|v| (*n, v)))
+}
+
+/// huggingface_hub's `HF_HOME` (`constants.py`, 0.x to 2.x):
+/// `expandvars(expanduser(HF_HOME ?? join(XDG_CACHE_HOME ?? ~/.cache, "huggingface")))`.
 pub fn hf_home(vars: &dyn Vars) -> Resolved {
     let h = home(vars);
-    match vars.var("HF_HOME") {
-        Some(raw) => {
-            let p = PathBuf::from(expandvars(&expanduser(raw, &h), vars));
-            let defect =
-                defect_of("HF_HOME", raw, true, true).or_else(|| relative_defect("HF_HOME", &p));
-            Resolved {
-                path: p,
-                from: Some("HF_HOME"),
-                defect,
-            }
-        }
-        None => {
-            let base = vars
-                .var("XDG_CACHE_HOME")
-                .map(|x| expanduser(x, &h))
-                .unwrap_or_else(|| format!("{h}/.cache"));
-            Resolved {
-                path: PathBuf::from(expandvars(&format!("{base}/huggingface"), vars)),
-                from: None,
-                defect: None,
-            }
-        }
-    }
+    let (raw, from) = match vars.var("HF_HOME") {
+        Some(raw) => (raw.to_owned(), Some("HF_HOME")),
+        None => match vars.var("XDG_CACHE_HOME") {
+            Some(x) => (pjoin(x, "huggingface"), Some("XDG_CACHE_HOME")),
+            None => (pjoin(&pjoin(&h, ".cache"), "huggingface"), None),
+        },
+    };
+    let path = expandvars(&expanduser(&raw, &h), vars);
+    let mut r = Resolved::new(path.clone(), from);
+    r.defect = relative_defect(from.unwrap_or("HF_HOME"), &raw, &path, true, true);
+    r
 }
 
-/// huggingface_hub's hub cache: `HF_HUB_CACHE` > `HUGGINGFACE_HUB_CACHE` > `HF_HOME/hub`.
-/// mlx-lm and `snapshot_download` use the same.
+/// huggingface_hub's hub cache: `HF_HUB_CACHE` > `HUGGINGFACE_HUB_CACHE` > `HF_HOME/hub`,
+/// `~` and `$VAR` expanded. mlx-lm (`snapshot_download`) uses the same.
 pub fn hub_cache(vars: &dyn Vars) -> Resolved {
     let h = home(vars);
-    for name in ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"] {
-        if let Some(raw) = vars.var(name) {
-            let p = PathBuf::from(expandvars(&expanduser(raw, &h), vars));
-            let defect = defect_of(name, raw, true, true).or_else(|| relative_defect(name, &p));
-            return Resolved {
-                path: p,
-                from: Some(name),
-                defect,
-            };
-        }
-    }
-    let home_r = hf_home(vars);
-    Resolved {
-        path: home_r.path.join("hub"),
-        from: home_r.from,
-        defect: home_r.defect,
-    }
+    let Some((name, raw)) = first_set(vars, &["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"]) else {
+        let home_r = hf_home(vars);
+        let path = pjoin(&home_r.path.to_string_lossy(), "hub");
+        return Resolved {
+            path: PathBuf::from(path),
+            ..home_r
+        };
+    };
+    let path = expandvars(&expanduser(raw, &h), vars);
+    let mut r = Resolved::new(path.clone(), Some(name));
+    r.defect = relative_defect(name, raw, &path, true, true);
+    r
 }
 
-/// transformers' cache for `from_pretrained`. 4.x: the legacy variables win (and split the
-/// cache when they differ); 5.x ignores them.
-pub fn transformers_cache(vars: &dyn Vars, major: u32) -> Resolved {
-    if major < 5 {
-        for name in [
-            "TRANSFORMERS_CACHE",
-            "PYTORCH_TRANSFORMERS_CACHE",
-            "PYTORCH_PRETRAINED_BERT_CACHE",
-        ] {
-            if let Some(raw) = vars.var(name) {
-                let p = PathBuf::from(expandvars(&expanduser(raw, &home(vars)), vars));
-                let defect = defect_of(name, raw, true, true).or_else(|| relative_defect(name, &p));
-                return Resolved {
-                    path: p,
-                    from: Some(name),
-                    defect,
-                };
-            }
-        }
+/// The transformers releases a verdict is for: its major version and that of the
+/// huggingface_hub it runs with (0.x takes a `cache_dir` as given; 1.x and later expand `~`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transformers {
+    pub major: u32,
+    pub hub_major: u32,
+}
+
+/// The legacy variables transformers 4.x reads, in its order.
+pub const TRANSFORMERS_LEGACY: [&str; 3] = [
+    "TRANSFORMERS_CACHE",
+    "PYTORCH_TRANSFORMERS_CACHE",
+    "PYTORCH_PRETRAINED_BERT_CACHE",
+];
+
+/// transformers' cache for `from_pretrained` (`utils/hub.py`). 4.x: the first legacy variable
+/// set wins, passed to `hf_hub_download` as given (no `$VAR` expansion; `~` only by
+/// huggingface_hub 1.x and later); 5.x ignores them.
+pub fn transformers_cache(vars: &dyn Vars, t: Transformers) -> Resolved {
+    if t.major < 5
+        && let Some((name, raw)) = first_set(vars, &TRANSFORMERS_LEGACY)
+    {
+        let tilde = t.hub_major >= 1;
+        let path = if tilde {
+            expanduser(raw, &home(vars))
+        } else {
+            raw.to_owned()
+        };
+        let mut r = Resolved::new(path.clone(), Some(name));
+        r.defect = relative_defect(name, raw, &path, tilde, false);
+        return r;
     }
     hub_cache(vars)
 }
 
-/// datasets' Arrow cache (`config.py`): HF_HOME gets `~` expanded but no `$VAR`;
-/// HF_DATASETS_CACHE is taken exactly as given.
+/// datasets' Arrow cache as `load_dataset` uses it (`config.py`, then `builder.py` and
+/// `load.py`): `HF_HOME` and `XDG_CACHE_HOME` get `~` expanded but no `$VAR`;
+/// `HF_DATASETS_CACHE` is kept literal in `datasets.config` and `~`-expanded where it is used.
 pub fn datasets_cache(vars: &dyn Vars) -> Resolved {
     let h = home(vars);
-    if let Some(raw) = vars.var("HF_DATASETS_CACHE") {
-        let p = PathBuf::from(raw);
-        let defect = defect_of("HF_DATASETS_CACHE", raw, false, false)
-            .or_else(|| relative_defect("HF_DATASETS_CACHE", &p));
-        return Resolved {
-            path: p,
-            from: Some("HF_DATASETS_CACHE"),
-            defect,
-        };
+    let xdg = vars.var("XDG_CACHE_HOME").unwrap_or("~/.cache");
+    let (base_raw, base_from) = match vars.var("HF_HOME") {
+        Some(raw) => (raw.to_owned(), Some("HF_HOME")),
+        None => (
+            pjoin(xdg, "huggingface"),
+            vars.var("XDG_CACHE_HOME").map(|_| "XDG_CACHE_HOME"),
+        ),
+    };
+    let cache_home = expanduser(&base_raw, &h);
+    let (raw, from, constant) = match vars.var("HF_DATASETS_CACHE") {
+        Some(raw) => (raw.to_owned(), Some("HF_DATASETS_CACHE"), pathlib_str(raw)),
+        None => (
+            base_raw.clone(),
+            base_from,
+            pathlib_str(&pjoin(&cache_home, "datasets")),
+        ),
+    };
+    let path = expanduser(&constant, &h);
+    let mut r = Resolved::new(path.clone(), from);
+    r.defect = relative_defect(from.unwrap_or("HF_HOME"), &raw, &path, true, false);
+    if r.defect.is_none() && from == Some("HF_DATASETS_CACHE") && constant.starts_with('~') {
+        r.warning = Some(format!(
+            "HF_DATASETS_CACHE={raw}: load_dataset expands the `~`, but datasets.config.HF_DATASETS_CACHE keeps it literal, so code that reads the constant gets a folder named `~`"
+        ));
     }
-    match vars.var("HF_HOME") {
-        Some(raw) => {
-            let p = PathBuf::from(expanduser(raw, &h)).join("datasets");
-            let defect =
-                defect_of("HF_HOME", raw, true, false).or_else(|| relative_defect("HF_HOME", &p));
-            Resolved {
-                path: p,
-                from: Some("HF_HOME"),
-                defect,
-            }
-        }
-        None => {
-            let base = vars.var("XDG_CACHE_HOME").unwrap_or("~/.cache");
-            Resolved {
-                path: PathBuf::from(expanduser(&format!("{base}/huggingface"), &h))
-                    .join("datasets"),
-                from: None,
-                defect: None,
-            }
-        }
-    }
+    r
+}
+
+/// A value some non-Python tool takes as given (no `~`, no `$VAR`): its path and defect.
+fn literal(name: &'static str, raw: &str, path: String) -> Resolved {
+    let mut r = Resolved::new(path.clone(), Some(name));
+    r.defect = relative_defect(name, raw, &path, false, false).or_else(|| {
+        raw.contains('$')
+            .then(|| format!("{name}={raw}: this tool does not expand `$` variables"))
+    });
+    r
 }
 
 /// llama.cpp's `-hf` downloads: LLAMA_CACHE > HF_HUB_CACHE > HUGGINGFACE_HUB_CACHE >
@@ -230,37 +264,16 @@ pub fn llama_cache(vars: &dyn Vars) -> Resolved {
     let set = |n: &str| vars.var(n).filter(|v| !v.is_empty());
     for name in ["LLAMA_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"] {
         if let Some(raw) = set(name) {
-            let p = PathBuf::from(raw);
-            let defect = defect_of(name, raw, false, false).or_else(|| relative_defect(name, &p));
-            return Resolved {
-                path: p,
-                from: Some(leak(name)),
-                defect,
-            };
+            return literal(leak(name), raw, raw.to_owned());
         }
     }
     if let Some(raw) = set("HF_HOME") {
-        let p = PathBuf::from(raw).join("hub");
-        let defect =
-            defect_of("HF_HOME", raw, false, false).or_else(|| relative_defect("HF_HOME", &p));
-        return Resolved {
-            path: p,
-            from: Some("HF_HOME"),
-            defect,
-        };
+        return literal("HF_HOME", raw, pjoin(raw, "hub"));
     }
     if let Some(x) = set("XDG_CACHE_HOME") {
-        return Resolved {
-            path: PathBuf::from(x).join("huggingface/hub"),
-            from: Some("XDG_CACHE_HOME"),
-            defect: None,
-        };
+        return literal("XDG_CACHE_HOME", x, pjoin(x, "huggingface/hub"));
     }
-    Resolved {
-        path: PathBuf::from(home(vars)).join(".cache/huggingface/hub"),
-        from: None,
-        defect: None,
-    }
+    Resolved::new(pjoin(&home(vars), ".cache/huggingface/hub"), None)
 }
 
 fn leak(name: &str) -> &'static str {
@@ -278,21 +291,8 @@ pub fn ollama_models(vars: &dyn Vars) -> Resolved {
         .var("OLLAMA_MODELS")
         .map(|v| v.trim_matches(|c: char| c == ' ' || c == '"' || c == '\''))
     {
-        Some(raw) if !raw.is_empty() => {
-            let p = PathBuf::from(raw);
-            let defect = defect_of("OLLAMA_MODELS", raw, false, false)
-                .or_else(|| relative_defect("OLLAMA_MODELS", &p));
-            Resolved {
-                path: p,
-                from: Some("OLLAMA_MODELS"),
-                defect,
-            }
-        }
-        _ => Resolved {
-            path: PathBuf::from(home(vars)).join(".ollama/models"),
-            from: None,
-            defect: None,
-        },
+        Some(raw) if !raw.is_empty() => literal("OLLAMA_MODELS", raw, raw.to_owned()),
+        _ => Resolved::new(pjoin(&home(vars), ".ollama/models"), None),
     }
 }
 
@@ -300,6 +300,7 @@ pub fn ollama_models(vars: &dyn Vars) -> Resolved {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+    use std::path::Path;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         let mut m: BTreeMap<String, String> = pairs
@@ -340,13 +341,10 @@ mod tests {
     }
 
     #[test]
-    fn datasets_expands_no_vars_and_no_tilde_in_its_own_variable() {
-        assert!(
-            datasets_cache(&vars(&[("HF_DATASETS_CACHE", "~/d")]))
-                .defect
-                .unwrap()
-                .contains("does not expand `~`")
-        );
+    fn datasets_expands_tilde_where_it_downloads_but_never_vars() {
+        let r = datasets_cache(&vars(&[("HF_DATASETS_CACHE", "~/d")]));
+        assert_eq!((r.path.as_path(), r.defect), (Path::new("/h/d"), None));
+        assert!(r.warning.unwrap().contains("keeps it literal"));
         let r = datasets_cache(&vars(&[("HF_HOME", "$HOME/hf")]));
         assert_eq!(r.path, Path::new("$HOME/hf/datasets"));
         assert!(r.defect.unwrap().contains("`$` variables"));
@@ -354,14 +352,60 @@ mod tests {
             datasets_cache(&vars(&[("HF_HOME", "~/hf")])).path,
             Path::new("/h/hf/datasets")
         );
+        // Path("") is "."; an empty XDG_CACHE_HOME gives a relative `huggingface`.
+        assert_eq!(
+            datasets_cache(&vars(&[("HF_DATASETS_CACHE", "")])).path,
+            Path::new(".")
+        );
+        assert_eq!(
+            datasets_cache(&vars(&[("XDG_CACHE_HOME", "")])).path,
+            Path::new("huggingface/datasets")
+        );
+    }
+
+    #[test]
+    fn empty_xdg_cache_home_is_the_current_folder_not_the_root() {
+        let r = hub_cache(&vars(&[("XDG_CACHE_HOME", "")]));
+        assert_eq!(r.path, Path::new("huggingface/hub"));
+        assert!(r.defect.unwrap().contains("relative"));
+    }
+
+    #[test]
+    fn transformers_4_takes_its_variable_as_given_with_hub_0x() {
+        let v = vars(&[("TRANSFORMERS_CACHE", "~/t")]);
+        let old = Transformers {
+            major: 4,
+            hub_major: 0,
+        };
+        assert!(transformers_cache(&v, old).defect.unwrap().contains("`~`"));
+        let newer = Transformers {
+            major: 4,
+            hub_major: 1,
+        };
+        assert_eq!(transformers_cache(&v, newer).path, Path::new("/h/t"));
+        let v = vars(&[("TRANSFORMERS_CACHE", "$HOME/t")]);
+        assert!(
+            transformers_cache(&v, newer)
+                .defect
+                .unwrap()
+                .contains("`$`")
+        );
     }
 
     #[test]
     fn transformers_legacy_variables_matter_only_before_5() {
         let v = vars(&[("TRANSFORMERS_CACHE", "/t")]);
-        assert_eq!(transformers_cache(&v, 4).path, Path::new("/t"));
+        let t4 = Transformers {
+            major: 4,
+            hub_major: 0,
+        };
+        let t5 = Transformers {
+            major: 5,
+            hub_major: 2,
+        };
+        assert_eq!(transformers_cache(&v, t4).path, Path::new("/t"));
         assert_eq!(
-            transformers_cache(&v, 5).path,
+            transformers_cache(&v, t5).path,
             Path::new("/h/.cache/huggingface/hub")
         );
     }

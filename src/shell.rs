@@ -129,11 +129,15 @@ impl Shell {
                     },
                 ]
             }
-            Shell::Zsh => vec![Target {
-                path: settings.zdotdir.join(".zshenv"),
-                placement: Placement::Append,
-                whole_file: false,
-            }],
+            Shell::Zsh => zsh_files(settings)
+                .all()
+                .into_iter()
+                .map(|path| Target {
+                    path,
+                    placement: Placement::Append,
+                    whole_file: false,
+                })
+                .collect(),
             Shell::Fish => vec![Target {
                 path: fish_conf_d(settings).join("modelenv.fish"),
                 placement: Placement::Append,
@@ -149,9 +153,124 @@ impl Shell {
                 .iter()
                 .map(|n| settings.home.join(n))
                 .collect(),
+            Shell::Zsh => {
+                // Where this install writes, and where earlier ones may have written.
+                let mut v = zsh_files(settings).all();
+                for p in [
+                    settings.home.join(".zshenv"),
+                    settings.zdotdir.join(".zshenv"),
+                ] {
+                    if !v.contains(&p) {
+                        v.push(p);
+                    }
+                }
+                v
+            }
             _ => self.targets(settings).into_iter().map(|t| t.path).collect(),
         }
     }
+}
+
+/// The `.zshenv` files zsh reads (FACTS.md §3). A zsh started by a login or a terminal has
+/// no ZDOTDIR unless the system's `zshenv` sets one, so it reads `~/.zshenv` (the `fresh`
+/// file); when the user's files then export a ZDOTDIR, every zsh started from that one reads
+/// `$ZDOTDIR/.zshenv` instead (`nested`). A ZDOTDIR in modelenv's own environment only says
+/// where the zsh that started modelenv looks (`inherited`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZshFiles {
+    pub fresh: PathBuf,
+    pub nested: Option<PathBuf>,
+    pub inherited: Option<PathBuf>,
+}
+
+impl ZshFiles {
+    /// Each distinct file, the fresh one first: the block goes into all of them.
+    pub fn all(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.fresh.clone()];
+        for p in [&self.nested, &self.inherited].into_iter().flatten() {
+            if !v.contains(p) {
+                v.push(p.clone());
+            }
+        }
+        v
+    }
+}
+
+/// Asks zsh itself (started as a terminal would start it: only HOME, USER, LOGNAME, PATH and
+/// TERM) where it reads `.zshenv`. Without zsh: `~/.zshenv`, and the inherited ZDOTDIR's.
+pub fn zsh_files(settings: &Settings) -> ZshFiles {
+    // Asked once per process: the doctor needs it for several checks.
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, ZshFiles)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, z)) = seen.iter().find(|(h, _)| *h == settings.home) {
+        return z.clone();
+    }
+    let z = ask_zsh(settings);
+    seen.push((settings.home.clone(), z.clone()));
+    z
+}
+
+fn ask_zsh(settings: &Settings) -> ZshFiles {
+    let inherited = (settings.zdotdir != settings.home).then(|| settings.zdotdir.join(".zshenv"));
+    let ask = |flags: &[&str]| -> Option<String> {
+        let bin = which::which("zsh").ok()?;
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(flags)
+            .arg("print -rn -- $'\\x01'\"${ZDOTDIR-}|${(t)ZDOTDIR-}\"$'\\x01'")
+            .env_clear()
+            .env("HOME", &settings.home)
+            .current_dir(&settings.home);
+        for key in ["USER", "LOGNAME", "PATH", "TERM"] {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        let out = output_within(cmd, std::time::Duration::from_secs(10))?;
+        let text = String::from_utf8_lossy(&out).into_owned();
+        text.split('\u{1}').nth(1).map(str::to_owned)
+    };
+    let dir = |answer: &str, need_export: bool| -> Option<PathBuf> {
+        let (value, kind) = answer.split_once('|')?;
+        let p = Path::new(value);
+        (p.is_absolute() && (!need_export || kind.contains("export"))).then(|| p.to_path_buf())
+    };
+    // `-f`: only the system's zshenv, which decides where the user's .zshenv is read.
+    let fresh_dir = ask(&["-f", "-c"])
+        .and_then(|a| dir(&a, false))
+        .unwrap_or_else(|| settings.home.clone());
+    let fresh = fresh_dir.join(".zshenv");
+    let nested = ask(&["-c"])
+        .and_then(|a| dir(&a, true))
+        .map(|d| d.join(".zshenv"))
+        .filter(|p| *p != fresh);
+    ZshFiles {
+        fresh,
+        nested,
+        inherited,
+    }
+}
+
+/// A command's stdout, or `None` when it cannot start or outlives `timeout` (then killed).
+fn output_within(mut cmd: std::process::Command, timeout: std::time::Duration) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::process::Stdio;
+    use wait_timeout::ChildExt;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    if child.wait_timeout(timeout).ok()?.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    reader.join().ok()
 }
 
 pub fn fish_conf_d(settings: &Settings) -> PathBuf {

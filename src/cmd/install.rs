@@ -43,6 +43,7 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
     };
     let changed = super::user_changes(settings, &edits, args.dry_run);
     if args.dry_run {
+        super::default_link::install(settings, true)?;
         if changed.is_empty() {
             ui::note("already installed: nothing would change");
         } else {
@@ -54,6 +55,7 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     edit::apply(settings, "install", &edits)?;
+    super::default_link::install(settings, false)?;
     for e in &changed {
         let via = if e.real != e.path {
             format!(" (through the link, in {})", show(settings, &e.real))

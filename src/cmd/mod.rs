@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod config;
 pub mod dedupe;
+pub mod default_link;
 pub mod doctor;
 pub mod init;
 pub mod install;

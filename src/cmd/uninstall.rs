@@ -35,6 +35,9 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         Some(c)
     };
     let changed = super::user_changes(settings, &edits, args.dry_run);
+    if args.shells.is_empty() {
+        super::default_link::uninstall(settings, args.dry_run)?;
+    }
     if args.dry_run {
         ui::note(format!(
             "dry run: {} file(s) would change; nothing was written",

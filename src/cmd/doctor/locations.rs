@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cmd::show;
-use crate::resolve::{self, Resolved, Vars};
+use crate::resolve::{self, Resolved, TRANSFORMERS_LEGACY, Transformers, Vars};
 use crate::settings::Settings;
 use crate::units::human_size;
 
@@ -69,6 +69,41 @@ pub(super) fn checks(settings: &Settings) -> Vec<Check> {
     out
 }
 
+/// The transformers releases a verdict about TRANSFORMERS_CACHE is for: those the probes
+/// found (with the interpreter each is in), else both majors, said to be assumed.
+pub(super) struct Assumed {
+    pub transformers: Vec<(Transformers, String)>,
+}
+
+impl Assumed {
+    pub fn from_probes(found: &[(Transformers, String)]) -> Assumed {
+        if found.is_empty() {
+            return Assumed {
+                transformers: vec![
+                    (
+                        Transformers {
+                            major: 4,
+                            hub_major: 0,
+                        },
+                        "transformers 4.x (assumed: no interpreter with transformers was checked)"
+                            .to_owned(),
+                    ),
+                    (
+                        Transformers {
+                            major: 5,
+                            hub_major: 1,
+                        },
+                        "transformers 5.x (assumed)".to_owned(),
+                    ),
+                ],
+            };
+        }
+        Assumed {
+            transformers: found.to_vec(),
+        }
+    }
+}
+
 /// Each library's resolution under `vars`, compared with the central locations.
 /// `unset` is the status when CUSTOM_MODEL_DIR is missing altogether (`Skip`: say nothing).
 pub(super) fn libraries(
@@ -77,10 +112,11 @@ pub(super) fn libraries(
     prefix: &str,
     origin: &str,
     unset: Status,
+    assumed: &Assumed,
 ) -> Vec<Check> {
     let fix = |var: Option<&str>| match var {
         Some(v) => format!(
-            "fix or remove {v} where it is set (your shell startup files, .env, the service); `modelenv install` writes the right values"
+            "fix or remove {v} where it is set (a line in your shell startup files, a .env the project loads, the service's environment)"
         ),
         None => "run `modelenv install` and open a new shell".to_owned(),
     };
@@ -91,11 +127,15 @@ pub(super) fn libraries(
         let c = if let Some(d) = &r.defect {
             Check::new(id, Status::Fail, format!("{library}: {d} {origin}")).hint(fix(r.from))
         } else if same_path(&r.path, want) {
-            Check::new(
-                id,
-                Status::Pass,
-                format!("{library} uses {} {origin}", show(settings, want)),
-            )
+            match &r.warning {
+                Some(w) => Check::new(id, Status::Warn, format!("{library}: {w} {origin}"))
+                    .hint("write it as a full path (`modelenv install` does)"),
+                None => Check::new(
+                    id,
+                    Status::Pass,
+                    format!("{library} uses {} {origin}", show(settings, want)),
+                ),
+            }
         } else {
             let why = r
                 .from
@@ -138,30 +178,71 @@ pub(super) fn libraries(
         resolve::ollama_models(vars),
         &settings.ollama_models,
     );
-    // transformers 4.x lets the legacy variables win: any value other than the hub cache splits it.
-    for legacy in [
-        "TRANSFORMERS_CACHE",
-        "PYTORCH_TRANSFORMERS_CACHE",
-        "PYTORCH_PRETRAINED_BERT_CACHE",
-    ] {
-        if vars.var(legacy).is_some() {
-            let r = resolve::transformers_cache(vars, 4);
-            let id = format!("{prefix}.transformers");
-            let c = match &r.defect {
-                Some(d) => Check::new(id, Status::Fail, format!("transformers: {d} {origin}")).hint(fix(r.from)),
-                None if same_path(&r.path, &hub_central) => {
-                    Check::new(id, Status::Pass, format!("transformers: {legacy} equals the hub cache {origin} (harmless on 4.x and 5.x)"))
-                }
-                None => Check::new(
-                    id,
-                    Status::Fail,
-                    format!("transformers: {legacy}={} {origin} splits the cache on 4.x (from_pretrained uses it, everything else the hub cache) and is ignored on 5.x", r.path.display()),
-                )
-                .hint(format!("set {legacy} to {} or remove it", show(settings, &hub_central))),
+    // transformers 4.x lets the legacy variables win (as given): any other value than the hub
+    // cache splits it; 5.x ignores them.
+    if let Some(legacy) = TRANSFORMERS_LEGACY
+        .into_iter()
+        .find(|n| vars.var(n).is_some())
+    {
+        let raw = vars.var(legacy).unwrap_or("");
+        let id = format!("{prefix}.transformers");
+        let verdicts: Vec<(&str, Resolved, bool)> = assumed
+            .transformers
+            .iter()
+            .map(|(t, label)| {
+                let r = resolve::transformers_cache(vars, *t);
+                let ok = r.defect.is_none() && same_path(&r.path, &hub_central);
+                (label.as_str(), r, ok)
+            })
+            .collect();
+        let ignored_by: Vec<&str> = assumed
+            .transformers
+            .iter()
+            .filter(|(t, _)| t.major >= 5)
+            .map(|(_, l)| l.as_str())
+            .collect();
+        let hub_ok = resolve::hub_cache(vars).defect.is_none()
+            && same_path(&resolve::hub_cache(vars).path, &hub_central);
+        let c = if let Some((label, r, _)) = verdicts.iter().find(|(_, _, ok)| !ok) {
+            let what = match &r.defect {
+                Some(d) => d.clone(),
+                None => format!(
+                    "{legacy}={raw} makes from_pretrained use {} while everything else uses the hub cache: it splits the cache",
+                    r.path.display()
+                ),
             };
-            out.push(c.path(&r.path));
-            break;
-        }
+            Check::new(id, Status::Fail, format!("{label}: {what} {origin}"))
+                .hint(format!(
+                    "set {legacy} to {} (a full path: transformers 4.x expands nothing) or remove it",
+                    hub_central.display()
+                ))
+                .path(&r.path)
+        } else if !ignored_by.is_empty() && hub_ok && !same_path(Path::new(raw), &hub_central) {
+            Check::new(
+                id,
+                Status::Warn,
+                format!(
+                    "{legacy}={raw} {origin} is ignored by {}; transformers 4.x would split the cache with it",
+                    ignored_by.join(", ")
+                ),
+            )
+            .hint(format!("remove {legacy} where it is set"))
+        } else {
+            Check::new(
+                id,
+                Status::Pass,
+                format!(
+                    "transformers ({}) uses the hub cache {origin}",
+                    assumed
+                        .transformers
+                        .iter()
+                        .map(|(_, l)| l.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        };
+        out.push(c);
     }
     if let Some(x) = vars.var("HF_XET_CACHE") {
         let p = PathBuf::from(x);

@@ -11,6 +11,7 @@
 //! library's resolution under a set of variables), `shells`, `python`, `ollama`, `repo` and
 //! `integrity`. This file runs them in order and prints the report.
 
+mod contexts;
 mod integrity;
 mod locations;
 mod ollama;
@@ -79,6 +80,7 @@ impl Check {
 #[derive(Serialize)]
 struct Report<'a> {
     ok: bool,
+    summary: Summary,
     central: Central,
     checks: &'a [Check],
 }
@@ -96,15 +98,9 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     let timeout = Duration::from_secs(args.timeout);
     let mut checks = locations::checks(settings);
     checks.extend(shared::checks(settings));
-    checks.extend(locations::libraries(
-        settings,
-        env,
-        "env",
-        "in this process",
-        Status::Warn,
-    ));
+    let mut shell_skips = Vec::new();
     let shells = if args.skip_shells {
-        checks.push(Check::new(
+        shell_skips.push(Check::new(
             "shell",
             Status::Skip,
             "shell startup files left alone (--no-modify-profile)",
@@ -114,7 +110,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
         match settings.login_shell.as_deref().map(str::parse::<Shell>) {
             Some(Ok(s)) => vec![s],
             Some(Err(_)) => {
-                checks.push(
+                shell_skips.push(
                     Check::new(
                         "shell",
                         Status::Skip,
@@ -132,18 +128,23 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     } else {
         args.shells.clone()
     };
-    let (shell_checks, python_checks, ollama_checks) = if args.no_probe {
+    let mut contexts_checks = Vec::new();
+    let (shell_runs, probed, ollama_checks) = if args.no_probe {
+        shell_skips.push(Check::new(
+            "shell",
+            Status::Skip,
+            "fresh shells not started (--no-probe)",
+        ));
         (
-            vec![Check::new(
-                "shell",
-                Status::Skip,
-                "fresh shells not started (--no-probe)",
-            )],
-            vec![Check::new(
-                "python",
-                Status::Skip,
-                "Python interpreters not probed (--no-probe)",
-            )],
+            vec![],
+            python::Probed {
+                checks: vec![Check::new(
+                    "python",
+                    Status::Skip,
+                    "Python interpreters not probed (--no-probe)",
+                )],
+                transformers: vec![],
+            },
             ollama::checks(settings, env, false, timeout),
         )
     } else {
@@ -151,11 +152,13 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
             let sh = s.spawn(|| {
                 shells
                     .iter()
-                    .flat_map(|sh| shells::fresh_shell(settings, env, *sh, timeout))
+                    .map(|sh| (*sh, shells::fresh_shell(settings, env, *sh, timeout)))
                     .collect::<Vec<_>>()
             });
             let py = s.spawn(|| python::checks(settings, env, &args.pythons, timeout));
             let ol = s.spawn(|| ollama::checks(settings, env, true, timeout));
+            let cx = s.spawn(|| contexts::checks(settings, env, timeout));
+            contexts_checks = cx.join().unwrap_or_default();
             (
                 sh.join().unwrap_or_default(),
                 py.join().unwrap_or_default(),
@@ -163,9 +166,43 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
             )
         })
     };
+    let assumed = locations::Assumed::from_probes(&probed.transformers);
+    let mut env_checks = locations::libraries(
+        settings,
+        env,
+        "env",
+        "in this process",
+        Status::Warn,
+        &assumed,
+    );
+    let mut shell_checks = Vec::new();
+    let mut fish_vars = None;
+    let started = shell_runs.iter().any(|(_, r)| r.is_ok());
+    for (shell, runs) in shell_runs {
+        if shell == Shell::Fish
+            && let Ok(r) = &runs
+        {
+            fish_vars = r.iter().find_map(|(_, v)| v.as_ref().ok().cloned());
+        }
+        shell_checks.extend(shells::judge(settings, shell, runs, &assumed));
+    }
+    // Fresh shells get it right and this process does not: it predates the change.
+    if started && !shell_checks.iter().any(|c| c.status == Status::Fail) {
+        for c in env_checks
+            .iter_mut()
+            .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
+        {
+            c.hint = Some(
+                "a fresh shell gets the central locations: this process started before the change; open a new terminal (or `exec $SHELL -l`)".into(),
+            );
+        }
+    }
+    checks.extend(env_checks);
+    checks.extend(shell_skips);
     checks.extend(shell_checks);
-    checks.extend(shells::fish_universal(settings));
-    checks.extend(python_checks);
+    checks.extend(shells::fish_universal(settings, fish_vars.as_ref()));
+    checks.extend(contexts_checks);
+    checks.extend(probed.checks);
     checks.extend(ollama_checks);
     checks.extend(repo::checks(settings, args.repo.as_deref()));
     checks.extend(integrity::checks(settings));
@@ -184,6 +221,7 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
             "{}",
             serde_json::to_string_pretty(&Report {
                 ok,
+                summary: Summary::of(&checks),
                 central,
                 checks: &checks
             })?
@@ -194,10 +232,48 @@ pub fn run(settings: &Settings, env: &Env, args: &DoctorArgs) -> Result<Exit> {
     Ok(if ok { Exit::Ok } else { Exit::Problems })
 }
 
+/// The closing counts.
+#[derive(Serialize)]
+struct Summary {
+    ok: usize,
+    warnings: usize,
+    failures: usize,
+    skipped: usize,
+}
+
+impl Summary {
+    fn of(checks: &[Check]) -> Summary {
+        let n = |st: Status| checks.iter().filter(|c| c.status == st).count();
+        Summary {
+            ok: n(Status::Pass),
+            warnings: n(Status::Warn),
+            failures: n(Status::Fail),
+            skipped: n(Status::Skip),
+        }
+    }
+
+    fn line(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut s = format!(
+            "{} ok, {}, {}",
+            self.ok,
+            plural(self.warnings, "warning", "warnings"),
+            plural(self.failures, "failure", "failures")
+        );
+        if self.skipped > 0 {
+            s.push_str(&format!(", {} skipped", self.skipped));
+        }
+        s
+    }
+}
+
 fn print_human(checks: &[Check]) {
     use console::style;
     let mut section = "";
-    for c in checks {
+    let mut i = 0;
+    while i < checks.len() {
+        let c = &checks[i];
         let group = c.id.split('.').next().unwrap_or("");
         if group != section {
             section = group;
@@ -205,6 +281,7 @@ fn print_human(checks: &[Check]) {
                 "location" => "Central locations",
                 "env" => "This process",
                 "shell" => "Fresh shells",
+                "context" => "Scripts, cron and services",
                 "python" => "Python libraries",
                 "ollama" => "Ollama",
                 "repo" => "The repo",
@@ -213,25 +290,65 @@ fn print_human(checks: &[Check]) {
             };
             println!("{}", style(title).bold());
         }
+        // Problems of one cause (the same fix) that follow each other are shown once.
+        let same = checks[i + 1..]
+            .iter()
+            .take_while(|d| {
+                d.status == c.status
+                    && d.hint.is_some()
+                    && d.hint == c.hint
+                    && matches!(c.status, Status::Fail | Status::Warn)
+                    && d.id.split('.').next() == Some(group)
+            })
+            .count();
         let mark = match c.status {
             Status::Pass => style("✓").green(),
             Status::Warn => style("!").yellow(),
             Status::Fail => style("✗").red(),
             Status::Skip => style("-").dim(),
         };
-        println!("  {mark} {}", c.message);
+        println!(
+            "  {mark} {} {}",
+            c.message,
+            style(format!("[{}]", c.id)).dim()
+        );
+        if same > 0 {
+            let ids: Vec<&str> = checks[i + 1..=i + same]
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect();
+            println!(
+                "      {} {} more with the same cause: {}",
+                style("+").dim(),
+                same,
+                ids.join(", ")
+            );
+        }
         if let Some(h) = &c.hint {
             println!("      {} {h}", style("hint:").green());
         }
+        i += same + 1;
     }
+    println!("{}", Summary::of(checks).line());
 }
 
-/// Whether `have` names the same folder as `want`: canonical paths when they exist, else lexical.
+/// Whether `have` names the same folder as `want`: each resolved through its deepest existing
+/// folder (so a link on the way counts, as it does for the libraries), the rest compared as text.
 pub fn same_path(have: &Path, want: &Path) -> bool {
-    match (have.canonicalize(), want.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => crate::settings::normalize(have) == crate::settings::normalize(want),
+    fn resolved(p: &Path) -> PathBuf {
+        let p = crate::settings::normalize(p);
+        if !p.is_absolute() {
+            return p;
+        }
+        for anc in p.ancestors() {
+            if let Ok(real) = anc.canonicalize() {
+                let rest = p.strip_prefix(anc).unwrap_or(Path::new(""));
+                return real.join(rest);
+            }
+        }
+        p
     }
+    resolved(have) == resolved(want)
 }
 
 /// Brackets what `print_env` prints, so the shell checks find it among whatever the startup

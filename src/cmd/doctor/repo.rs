@@ -60,6 +60,7 @@ pub(super) fn checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
             .path(&c.path),
         );
     }
+    out.extend(dotenv_overrides(settings, &root));
     let env_example = root.join(".env.example");
     match std::fs::read_to_string(&env_example) {
         Ok(text) => {
@@ -123,6 +124,97 @@ pub(super) fn checks(settings: &Settings, repo: Option<&Path>) -> Vec<Check> {
                             .map(|n| n.to_string_lossy())
                             .unwrap_or_default()
                     )),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `.env` files a project loads (python-dotenv, pydantic-settings, docker compose) override
+/// the shell's values for that program: each line setting a cache variable to anything but
+/// the central location, with its file and line. Templates (`.env.example`…) are not loaded.
+fn dotenv_overrides(settings: &Settings, root: &Path) -> Vec<Check> {
+    const SKIP: [&str; 6] = [
+        ".git",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        "target",
+    ];
+    let wanted = |key: &str| match key {
+        "HF_HOME" => Some(settings.hf_home.clone()),
+        "HF_HUB_CACHE" | "HUGGINGFACE_HUB_CACHE" | "TRANSFORMERS_CACHE" => {
+            Some(settings.hub_cache())
+        }
+        "HF_DATASETS_CACHE" => Some(settings.datasets_cache()),
+        _ => None,
+    };
+    let home = settings.home.to_string_lossy();
+    let mut out = Vec::new();
+    let walk = walkdir::WalkDir::new(root)
+        .max_depth(4)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            !(e.file_type().is_dir()
+                && e.depth() > 0
+                && SKIP.contains(&e.file_name().to_string_lossy().as_ref()))
+        });
+    for e in walk.flatten() {
+        let name = e.file_name().to_string_lossy();
+        let template = [".example", ".sample", ".template", ".dist"]
+            .iter()
+            .any(|t| name.ends_with(t));
+        if !e.file_type().is_file() || !(name == ".env" || name.starts_with(".env.")) || template {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let rel = rel_to(root, e.path());
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim();
+            let t = t.strip_prefix("export ").unwrap_or(t);
+            let Some((key, raw)) = t.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            let Some(want) = wanted(key) else {
+                continue;
+            };
+            let v = raw.trim().trim_matches(|c| c == '"' || c == '\'');
+            if !v.starts_with(['/', '~', '$']) {
+                continue; // project-local: a `repo.config` check already names it
+            }
+            // python-dotenv expands `${VAR}`, nothing else; HOME is the one that matters here.
+            let v = v.replace("${HOME}", &home);
+            let ok = !v.starts_with('~')
+                && !v.contains('$')
+                && Path::new(&v).is_absolute()
+                && super::same_path(Path::new(&v), &want);
+            if !ok {
+                out.push(
+                    Check::new(
+                        format!("repo.dotenv.{rel}:{}", i + 1),
+                        Status::Fail,
+                        format!(
+                            "{rel}:{} sets {key}={} for every program that loads it, overriding the shell's {}",
+                            i + 1,
+                            raw.trim(),
+                            show(settings, &want)
+                        ),
+                    )
+                    .hint(format!(
+                        "edit {rel}:{}: remove the line, or write {key}={} (`~` and `$HOME` are not expanded by python-dotenv)",
+                        i + 1,
+                        want.strip_prefix(&settings.home)
+                            .map(|r| format!("${{HOME}}/{}", r.display()))
+                            .unwrap_or_else(|_| want.display().to_string())
+                    ))
+                    .path(e.path()),
                 );
             }
         }
