@@ -227,9 +227,10 @@ main() {
         install_release "$_to" "$_version"
     fi
     say "installed $_to/modelenv"
-    # The shells, --no-modify-profile and --yes go through; modelenv asks nothing.
+    # The shells, --no-modify-profile and --yes go through; modelenv asks nothing. The
+    # managed block puts $_to on PATH in every shell it configures that lacks it.
     # shellcheck disable=SC2086 # _pass holds separate words on purpose
-    "$_to/modelenv" install $_pass --yes </dev/null
+    "$_to/modelenv" install $_pass --bin-dir "$_to" --yes </dev/null
     case "$?" in
         0) ;;
         1) say "installed; the doctor found problems, listed above with their fixes" ;;

@@ -377,7 +377,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__config__subcmd__set)
-            opts="-h -V --hf-home --custom-model-dir --help --version"
+            opts="-h -V --apply --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -811,7 +811,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__install)
-            opts="-y -h -V --shell --repo --dry-run --no-modify-profile --no-doctor --yes --hf-home --custom-model-dir --help --version"
+            opts="-y -h -V --shell --repo --dry-run --no-modify-profile --no-doctor --bin-dir --yes --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -822,6 +822,10 @@ _modelenv() {
                     return 0
                     ;;
                 --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bin-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

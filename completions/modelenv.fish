@@ -46,6 +46,7 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l shell -d '
 zsh\t''
 fish\t''"
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l repo -d 'Repository whose root .env.example gets the locations [default: the git root of the current directory]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l bin-dir -d 'Also put DIR on PATH in the managed block, for shells whose PATH lacks it (install.sh passes the folder it installed modelenv into); remembered as `bin_dir` in the config' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l dry-run -d 'Print a diff of every file that would change and change nothing'
@@ -190,7 +191,7 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "path" -d 'Print the config file\'s path'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
-complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout; then say what is out of step (startup files that export the old value, models left in the old store) with the command that fixes it'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and not __fish_seen_subcommand_from path get set help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from path" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from path" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
@@ -202,11 +203,12 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_see
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -l apply -d 'Also do the next steps: re-run install for the shells and .env files it set up, and migrate the models of the old hub cache into the new one'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "path" -d 'Print the config file\'s path'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
-complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout; then say what is out of step (startup files that export the old value, models left in the old store) with the command that fixes it'
 complete -c modelenv -n "__fish_modelenv_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand share; and not __fish_seen_subcommand_from init help" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand share; and not __fish_seen_subcommand_from init help" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
@@ -248,5 +250,5 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "restore" -d 'Bring an archived model back into its store'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "path" -d 'Print the config file\'s path'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print a key\'s effective value (config file, else the default)'
-complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout'
+complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a key, keeping the file\'s comments and layout; then say what is out of step (startup files that export the old value, models left in the old store) with the command that fixes it'
 complete -c modelenv -n "__fish_modelenv_using_subcommand help; and __fish_seen_subcommand_from share" -f -a "init" -d 'Make DIR (an HF_HOME for everyone; created if missing) usable by every member of --group whatever their umask: group owner, group read/write, setgid folders and a default POSIX ACL where the filesystem has them. Dry run unless --apply; idempotent'

@@ -154,6 +154,15 @@ pub struct InstallArgs {
     #[arg(long)]
     pub no_doctor: bool,
 
+    /// Also put DIR on PATH in the managed block, for shells whose PATH lacks it (install.sh
+    /// passes the folder it installed modelenv into); remembered as `bin_dir` in the config
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+
+    /// These `.env` files instead of the repo's `.env.example` (`config set --apply`)
+    #[arg(skip)]
+    pub dotenv_files: Option<Vec<PathBuf>>,
+
     /// Ask nothing (install never asks; accepted for scripted installs)
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -207,16 +216,24 @@ pub enum ConfigAction {
     Path,
     /// Print a key's effective value (config file, else the default)
     Get {
-        /// hf_home, custom_model_dir, ollama_models or headroom
+        /// hf_home, custom_model_dir, ollama_models, headroom, transformers_cache or bin_dir
         key: String,
     },
-    /// Set a key, keeping the file's comments and layout
+    /// Set a key, keeping the file's comments and layout; then say what is out of step (startup
+    /// files that export the old value, models left in the old store) with the command that
+    /// fixes it
     Set {
-        /// hf_home, custom_model_dir, ollama_models (paths) or headroom (free space to keep on
-        /// a store's disk, such as 20GB; default a tenth of the disk, at most 50 GB)
+        /// hf_home, custom_model_dir, ollama_models, bin_dir (paths); headroom (free space to
+        /// keep on a store's disk, such as 20GB; default a tenth of the disk, at most 50 GB);
+        /// transformers_cache (false: TRANSFORMERS_CACHE is left out of the shells, `init` and
+        /// .env.example; only transformers 4.x reads it)
         key: String,
-        /// A path (`~/…` is kept as written and expanded when read) or, for headroom, a size
+        /// A path (`~/…` is kept as written and expanded when read), a size, or true/false
         value: String,
+        /// Also do the next steps: re-run install for the shells and .env files it set up,
+        /// and migrate the models of the old hub cache into the new one
+        #[arg(long)]
+        apply: bool,
     },
 }
 

@@ -26,6 +26,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "headroom",
         "free space to keep on each store's filesystem, like 200GB (usage and doctor warn below it)",
     ),
+    (
+        "transformers_cache",
+        "true or false: whether to export TRANSFORMERS_CACHE (only transformers 4.x reads it)",
+    ),
+    (
+        "bin_dir",
+        "a folder the managed block puts on PATH when a shell lacks it (where modelenv is installed)",
+    ),
 ];
 
 pub struct Config {
@@ -82,6 +90,40 @@ impl Config {
         }
     }
 
+    /// A true/false key (`transformers_cache = false`; the strings "true"/"false" too).
+    pub fn get_bool(&self, key: &str) -> Result<Option<bool>> {
+        Self::check_key(key)?;
+        match self.doc.get(key) {
+            None => Ok(None),
+            Some(item) => match (item.as_bool(), item.as_str()) {
+                (Some(b), _) => Ok(Some(b)),
+                (None, Some(s)) => parse_bool(s)
+                    .map(Some)
+                    .with_context(|| format!("{}: key `{key}`", self.path.display())),
+                _ => bail!("{}: `{key}` must be true or false", self.path.display()),
+            },
+        }
+    }
+
+    /// Sets a true/false key as a TOML boolean, keeping the layout around it.
+    pub fn set_bool(&mut self, key: &str, val: bool) -> Result<()> {
+        Self::check_key(key)?;
+        if self.doc.get(key).and_then(Item::as_bool) == Some(val) {
+            return Ok(());
+        }
+        match self.doc.get_mut(key) {
+            Some(item) if item.is_value() => {
+                let decor = item.as_value().map(|v| v.decor().clone());
+                *item = value(val);
+                if let (Some(decor), Some(v)) = (decor, item.as_value_mut()) {
+                    *v.decor_mut() = decor;
+                }
+            }
+            _ => self.doc[key] = value(val),
+        }
+        Ok(())
+    }
+
     /// Sets a key, keeping its surrounding comments and the rest of the document as it was.
     pub fn set_str(&mut self, key: &str, val: &str) -> Result<()> {
         Self::check_key(key)?;
@@ -112,6 +154,15 @@ impl Config {
     }
 }
 
+/// `true`/`false` as a user types them (also yes/no, on/off, 1/0).
+pub fn parse_bool(s: &str) -> Result<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => bail!("expected true or false, got {s:?}"),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // fixtures are made by hand
 mod tests {
@@ -128,6 +179,39 @@ mod tests {
         assert_eq!(
             c.render(),
             "# my settings\nhf_home = \"/new\"   # big disk\n\n# models\ncustom_model_dir = \"~/m\"\n"
+        );
+    }
+
+    #[test]
+    fn booleans_are_written_as_toml_booleans_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, "# keep\ntransformers_cache = true # mine\n").unwrap();
+        let mut c = Config::load(&p).unwrap();
+        c.set_bool("transformers_cache", false).unwrap();
+        assert_eq!(c.render(), "# keep\ntransformers_cache = false # mine\n");
+        std::fs::write(&p, c.render()).unwrap();
+        assert_eq!(
+            Config::load(&p)
+                .unwrap()
+                .get_bool("transformers_cache")
+                .unwrap(),
+            Some(false)
+        );
+        std::fs::write(&p, "transformers_cache = \"no\"\n").unwrap();
+        assert_eq!(
+            Config::load(&p)
+                .unwrap()
+                .get_bool("transformers_cache")
+                .unwrap(),
+            Some(false)
+        );
+        std::fs::write(&p, "transformers_cache = \"lots\"\n").unwrap();
+        assert!(
+            Config::load(&p)
+                .unwrap()
+                .get_bool("transformers_cache")
+                .is_err()
         );
     }
 

@@ -357,14 +357,19 @@ pub fn interpolate(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Stri
 }
 
 /// The keys modelenv manages and their values.
+/// TRANSFORMERS_CACHE is left out when `transformers_cache = false`.
 pub fn managed(settings: &Settings) -> Vec<(&'static str, PathBuf)> {
-    vec![
+    let mut v = vec![
         ("HF_HOME", settings.hf_home.clone()),
         ("TRANSFORMERS_CACHE", settings.hub_cache()),
         ("HF_DATASETS_CACHE", settings.datasets_cache()),
         ("HF_CACHE_DIR", settings.hub_cache()),
         ("CUSTOM_MODEL_DIR", settings.custom_model_dir.clone()),
-    ]
+    ];
+    if !settings.transformers_cache {
+        v.remove(1);
+    }
+    v
 }
 
 /// A value in the form every common `.env` loader reads the same way: `${HOME}/…` below HOME,
@@ -527,12 +532,25 @@ fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
 
 /// Refuses an edit whose result python-dotenv would read differently than intended: every
 /// key keeps its value except those in `want`, which get exactly that value.
-fn verify(old: &str, new: &str, want: &BTreeMap<&str, String>, what: &str) -> Result<()> {
+fn verify(
+    old: &str,
+    new: &str,
+    want: &BTreeMap<&str, String>,
+    gone: &BTreeMap<String, Option<Option<String>>>,
+    what: &str,
+) -> Result<()> {
     let errors = |t: &str| parse(t).iter().filter(|b| b.error).count();
     let (before, after) = (values(old), values(new));
     let mut expected = before.clone();
     for (k, v) in want {
         expected.insert((*k).to_owned(), Some(v.clone()));
+    }
+    // A key modelenv no longer writes leaves its block: what is left is the user's own.
+    for (k, v) in gone {
+        match v {
+            Some(v) => expected.insert(k.clone(), v.clone()),
+            None => expected.remove(k),
+        };
     }
     if after != expected || errors(new) != errors(old) {
         let key = expected
@@ -653,12 +671,28 @@ pub fn apply(
         add.push_str(&render_block(&missing, eol));
         edits.push((text.len()..text.len(), add));
     }
+    // Keys of modelenv's own block that it no longer writes (TRANSFORMERS_CACHE switched
+    // off) go with the block's new text; each then has the value the user's lines give it.
+    let mut gone: BTreeMap<String, Option<Option<String>>> = BTreeMap::new();
+    if let Some(r) = blk.as_ref().filter(|_| originals.foreign_block.is_none()) {
+        for b in bs.iter().filter(|b| r.contains(&b.span.start)) {
+            if let Some(k) = b.key.as_deref()
+                && !values.iter().any(|(m, _)| *m == k)
+            {
+                let outside_value = bs
+                    .iter()
+                    .rfind(|o| outside(o) && o.key.as_deref() == Some(k))
+                    .map(|o| o.value.clone());
+                gone.insert(k.to_owned(), outside_value);
+            }
+        }
+    }
     let new = splice(text, edits);
     let want: BTreeMap<&str, String> = values
         .iter()
         .map(|(k, v)| (*k, raw_of(v).to_owned()))
         .collect();
-    verify(text, &new, &want, what)?;
+    verify(text, &new, &want, &gone, what)?;
     originals.own_block = find_block(&new, &parse(&new), what)?.is_some();
     // The first original of every value is kept (a value the user changed since starts over).
     for r in records {
@@ -769,7 +803,7 @@ pub fn set_values(
     let new = splice(text, edits);
     // Only the last statement of a key counts: an earlier one changed is fine, a later one
     // that kept another value is not what was asked.
-    verify(text, &new, &want, what)?;
+    verify(text, &new, &want, &BTreeMap::new(), what)?;
     Ok(new)
 }
 

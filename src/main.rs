@@ -57,6 +57,10 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
         hf_home: cli.locations.hf_home.clone(),
         custom_model_dir: cli.locations.custom_model_dir.clone(),
         ollama_models: None,
+        bin_dir: match &cli.command {
+            Command::Install(args) => args.bin_dir.clone(),
+            _ => None,
+        },
     };
     // uninstall works whatever unrelated config keys say, and `config` is how they are fixed.
     let settings = if matches!(cli.command, Command::Uninstall(_) | Command::Config { .. }) {
@@ -85,7 +89,7 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
             modelenv::cli::ModelsAction::Archive(args) => cmd::manage::archive(&settings, args),
             modelenv::cli::ModelsAction::Restore(args) => cmd::manage::restore(&settings, args),
         },
-        Command::Config { action } => cmd::config::run(&settings, action).map(|()| cmd::Exit::Ok),
+        Command::Config { action } => cmd::config::run(&settings, &env, action),
         Command::Share {
             action: modelenv::cli::ShareAction::Init(args),
         } => cmd::share::init(&settings, args),

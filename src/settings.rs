@@ -51,6 +51,8 @@ pub struct Overrides {
     pub hf_home: Option<PathBuf>,
     pub custom_model_dir: Option<PathBuf>,
     pub ollama_models: Option<PathBuf>,
+    /// `install --bin-dir`: the folder the managed block puts on PATH.
+    pub bin_dir: Option<PathBuf>,
 }
 
 /// Where a resolved location came from, for messages.
@@ -103,6 +105,12 @@ pub struct Settings {
     /// Free space to keep on a store's filesystem, as configured (`headroom`); see
     /// [`Settings::headroom_for`] for the default.
     pub headroom: Option<u64>,
+    /// Whether TRANSFORMERS_CACHE is exported (`transformers_cache = false` omits it from the
+    /// shells, `init` and `.env.example`; only transformers 4.x reads it).
+    pub transformers_cache: bool,
+    /// A folder the managed block puts on PATH when a shell lacks it (`install --bin-dir`,
+    /// which install.sh passes; remembered in the config as `bin_dir`).
+    pub bin_dir: Option<PathBuf>,
     /// `${ZDOTDIR:-$HOME}`: where zsh reads `.zshenv`.
     pub zdotdir: PathBuf,
     /// Basename of `$SHELL`, if set.
@@ -333,6 +341,26 @@ impl Settings {
             }
             (Err(e), None) => return Err(e),
         };
+        let transformers_cache = [&config, &system_config]
+            .into_iter()
+            .map(|c| c.get_bool("transformers_cache"))
+            .find(|r| !matches!(r, Ok(None)))
+            .unwrap_or(Ok(None));
+        let transformers_cache = match (transformers_cache, problems.borrow_mut().as_deref_mut()) {
+            (Ok(t), _) => t.unwrap_or(true),
+            (Err(e), Some(p)) => {
+                p.push(format!("{e:#}"));
+                true
+            }
+            (Err(e), None) => return Err(e),
+        };
+        let bin_dir = match &overrides.bin_dir {
+            Some(d) => Some(normalize(&cwd.join(d))),
+            None => match soft(expand_cfg("bin_dir"))? {
+                Some(d) => Some(d),
+                None => soft(expand_system("bin_dir"))?,
+            },
+        };
         let zdotdir = match env.non_empty("ZDOTDIR") {
             Some(z) if Path::new(z).is_absolute() => normalize(Path::new(z)),
             _ => home.clone(),
@@ -360,6 +388,8 @@ impl Settings {
             state_dir: state_home.join("modelenv"),
             cache_dir: cache_home.join("modelenv"),
             headroom,
+            transformers_cache,
+            bin_dir,
             zdotdir,
             login_shell,
             test_kill_after: env
@@ -393,13 +423,18 @@ impl Settings {
     }
 
     /// The exported variables and their values, in `EXPORT_NAMES` order.
+    /// TRANSFORMERS_CACHE is left out when `transformers_cache = false`.
     pub fn exports(&self) -> Vec<(&'static str, PathBuf)> {
-        vec![
+        let mut v = vec![
             (EXPORT_NAMES[0], self.hf_home.clone()),
             (EXPORT_NAMES[1], self.hub_cache()),
             (EXPORT_NAMES[2], self.datasets_cache()),
             (EXPORT_NAMES[3], self.custom_model_dir.clone()),
-        ]
+        ];
+        if !self.transformers_cache {
+            v.remove(1);
+        }
+        v
     }
 
     /// The path relative to HOME when it lies strictly below it.

@@ -55,7 +55,23 @@ impl Shell {
             Shell::Fish => FISH_TEMPLATE,
         };
         let exports = settings.exports();
-        let text = render(template, |name| {
+        // A variable modelenv does not export (TRANSFORMERS_CACHE when switched off) loses
+        // its line; a bin_dir adds one before the end marker.
+        let mut template: String = template
+            .split_inclusive('\n')
+            .filter(|line| {
+                crate::settings::EXPORT_NAMES.iter().all(|n| {
+                    !line.contains(&format!("{{{{{n}}}}}")) || exports.iter().any(|(e, _)| e == n)
+                })
+            })
+            .collect();
+        if let Some(dir) = &settings.bin_dir {
+            let end = template
+                .rfind(crate::block::END)
+                .expect("the template has an end marker");
+            template.insert_str(end, &self.path_line(dir, settings));
+        }
+        let text = render(&template, |name| {
             exports
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -76,10 +92,26 @@ impl Shell {
                 out.push_str(&format!(
                     "# shellcheck disable=SC2016 # {name} holds a literal $ or `\n"
                 ));
+            } else if line.starts_with("case \":$PATH:\"")
+                && settings.bin_dir.as_deref().is_some_and(literal)
+            {
+                out.push_str("# shellcheck disable=SC2016 # the folder holds a literal $ or `\n");
             }
             out.push_str(line);
         }
         out
+    }
+
+    /// The line that puts `dir` in front of PATH when this shell's PATH lacks it (so that a
+    /// shell started from another one does not add it twice).
+    fn path_line(self, dir: &Path, settings: &Settings) -> String {
+        let q = self.quote_path(dir, settings);
+        match self {
+            Shell::Fish => format!("contains -- {q} $PATH; or set -gx PATH {q} $PATH\n"),
+            Shell::Bash | Shell::Zsh => {
+                format!("case \":$PATH:\" in *:{q}:*) ;; *) export PATH={q}:\"$PATH\" ;; esac\n")
+            }
+        }
     }
 
     /// Quotes a path, writing the part under HOME as `"$HOME/…"` so synced dotfiles work on

@@ -1,59 +1,304 @@
 //! `modelenv config path|get|set`.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
 
-use crate::cli::ConfigAction;
-use crate::config::Config;
-use crate::edit::{self, Edit};
-use crate::settings::{Settings, expand_path};
+use anyhow::{Context, Result};
+use clap::Parser;
 
-pub fn run(settings: &Settings, action: &ConfigAction) -> Result<()> {
+use crate::cli::{Cli, Command, ConfigAction};
+use crate::cmd::Exit;
+use crate::config::{self, Config};
+use crate::edit::{self, Edit, State};
+use crate::settings::{Env, Overrides, Settings, expand_path};
+use crate::shell::{self, Shell};
+use crate::ui;
+
+use super::show;
+
+pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<Exit> {
     match action {
         ConfigAction::Path => println!("{}", settings.config_path.display()),
         ConfigAction::Get { key } => {
             // Validate the key, then print the effective value.
-            let raw = Config::load(&settings.config_path)?.get_str(key)?;
+            let raw = Config::load(&settings.config_path)?.get_str(key);
             match key.as_str() {
                 "hf_home" => println!("{}", settings.hf_home.display()),
                 "custom_model_dir" => println!("{}", settings.custom_model_dir.display()),
                 "ollama_models" => println!("{}", settings.ollama_models.display()),
+                "transformers_cache" => println!("{}", settings.transformers_cache),
+                "bin_dir" => match &settings.bin_dir {
+                    Some(d) => println!("{}", d.display()),
+                    None => println!("(not set)"),
+                },
                 // As the user wrote it (`100GB`), else what the default means.
                 _ => println!(
                     "{}",
-                    raw.unwrap_or_else(|| format!(
+                    raw?.unwrap_or_else(|| format!(
                         "10% of the disk, at most {} (default)",
                         crate::units::human_size(crate::settings::DEFAULT_HEADROOM_CAP)
                     ))
                 ),
             }
         }
-        ConfigAction::Set { key, value } => {
-            if let Some(c) = value.chars().find(|c| c.is_control() && *c != '\t') {
-                anyhow::bail!(
-                    "the value contains the control character {c:?}, which no startup file, .env file or config can hold; nothing was changed"
-                );
-            }
-            // Checked first, so a refusal changes nothing.
-            Config::load(&settings.config_path)?.set_str(key, value)?;
-            // Refuse a value that would break every later run.
-            if key == "headroom" {
-                crate::units::parse_size(value)?;
-            } else if !expand_path(value, &settings.home).is_absolute() {
-                anyhow::bail!("`{key}` must be an absolute path or start with ~/, got {value:?}");
-            }
-            // Read again under the lock (which install and uninstall take too), so that no
-            // other edit of the file is lost.
-            let _changes = super::begin_changes(settings, "config set")?;
-            let mut cfg = Config::load(&settings.config_path)?;
-            cfg.set_str(key, value)?;
-            let e = Edit {
-                path: settings.config_path.clone(),
-                real: crate::fsutil::resolve_link(&settings.config_path)?,
-                old: cfg.original().map(str::to_owned),
-                new: Some(cfg.render()),
-            };
-            edit::apply(settings, "config", &[e])?;
+        ConfigAction::Set { key, value, apply } => {
+            set(settings, key, value)?;
+            return next_steps(settings, env, key, *apply);
         }
     }
+    Ok(Exit::Ok)
+}
+
+/// Checks the value, then writes it under the lock (which install and uninstall take too).
+fn set(settings: &Settings, key: &str, value: &str) -> Result<()> {
+    if let Some(c) = value.chars().find(|c| c.is_control() && *c != '\t') {
+        anyhow::bail!(
+            "the value contains the control character {c:?}, which no startup file, .env file or config can hold; nothing was changed"
+        );
+    }
+    // Checked first, so a refusal changes nothing.
+    Config::load(&settings.config_path)?
+        .get_str(key)
+        .map(drop)
+        .or_else(|e| {
+            // A key that holds a boolean today is still a known key.
+            if config::KEYS.iter().any(|(k, _)| *k == key) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+    let boolean = match key {
+        "headroom" => {
+            crate::units::parse_size(value)?;
+            None
+        }
+        "transformers_cache" => Some(config::parse_bool(value).context("transformers_cache")?),
+        _ if !expand_path(value, &settings.home).is_absolute() => {
+            anyhow::bail!("`{key}` must be an absolute path or start with ~/, got {value:?}")
+        }
+        _ => None,
+    };
+    let _changes = super::begin_changes(settings, "config set")?;
+    // Read again under the lock, so that no other edit of the file is lost.
+    let mut cfg = Config::load(&settings.config_path)?;
+    match boolean {
+        Some(b) => cfg.set_bool(key, b)?,
+        None => cfg.set_str(key, value)?,
+    }
+    let e = Edit {
+        path: settings.config_path.clone(),
+        real: crate::fsutil::resolve_link(&settings.config_path)?,
+        old: cfg.original().map(str::to_owned),
+        new: Some(cfg.render()),
+    };
+    let changed = e.changes();
+    edit::apply(settings, "config", &[e])?;
+    if changed {
+        eprintln!("set {key} in {}", show(settings, &settings.config_path));
+    } else {
+        eprintln!(
+            "{key} already has that value in {}",
+            show(settings, &settings.config_path)
+        );
+    }
     Ok(())
+}
+
+/// What the new value leaves out of step, with the command that fixes each, or (`--apply`)
+/// those commands run.
+fn next_steps(before: &Settings, env: &Env, key: &str, apply: bool) -> Result<Exit> {
+    let mut problems = Vec::new();
+    let after = Settings::resolve_lenient(env, &before.cwd, &Overrides::default(), &mut problems)?;
+    let stale = stale_files(&after)?;
+    let mut exit = Exit::Ok;
+    if !stale.files.is_empty() {
+        let names: Vec<String> = stale.files.iter().map(|p| show(&after, p)).collect();
+        if apply {
+            eprintln!("updating {}", names.join(", "));
+            exit = worst(exit, reinstall(&after, env, &stale)?);
+        } else {
+            ui::hint(format!(
+                "{} still {} the old value: run `modelenv install{}`{}, or this command again with --apply",
+                names.join(", "),
+                if names.len() == 1 { "has" } else { "have" },
+                stale
+                    .shells
+                    .iter()
+                    .map(|s| format!(" --shell {s}"))
+                    .collect::<String>(),
+                if stale.dotenv.is_empty() {
+                    String::new()
+                } else {
+                    " (with --repo for each repo's .env.example)".to_owned()
+                }
+            ));
+        }
+    }
+    match key {
+        "hf_home" => {
+            // The store this value replaced, and those the environment or the libraries'
+            // default still point at (a second run, with --apply, finds the default there).
+            let mut olds = vec![before.hub_cache()];
+            olds.extend(after.other_hub_caches.iter().cloned());
+            olds.retain(|o| *o != after.hub_cache());
+            olds.sort();
+            olds.dedup();
+            for old in olds {
+                exit = worst(exit, old_store(&after, env, &old, apply)?);
+            }
+        }
+        "custom_model_dir" => {
+            let old = &before.custom_model_dir;
+            let entries = std::fs::read_dir(old).map(|d| d.count()).unwrap_or(0);
+            if *old != after.custom_model_dir && entries > 0 {
+                ui::note(format!(
+                    "{} still holds {entries} entr{}; modelenv does not move CUSTOM_MODEL_DIR's contents: move them with `mv` or set the old folder back",
+                    show(&after, old),
+                    if entries == 1 { "y" } else { "ies" }
+                ));
+            }
+        }
+        "ollama_models" => ui::note(
+            "the Ollama server reads OLLAMA_MODELS from its own environment: `modelenv doctor` shows what it uses and the exact lines to change",
+        ),
+        _ => {}
+    }
+    if stale.files.is_empty() && !apply && key != "headroom" {
+        ui::note("startup files and .env files set up by install already agree");
+    }
+    Ok(exit)
+}
+
+/// Names the models left in a hub cache the libraries no longer use, or (`--apply`) merges them.
+fn old_store(after: &Settings, env: &Env, old: &Path, apply: bool) -> Result<Exit> {
+    let repos = repo_folders(old);
+    if repos == 0 {
+        return Ok(Exit::Ok);
+    }
+    if apply {
+        eprintln!(
+            "moving the {repos} repo folder(s) of {} into {}",
+            show(after, old),
+            show(after, &after.hub_cache())
+        );
+        return migrate_store(after, env, old);
+    }
+    ui::hint(format!(
+        "{} still holds {repos} repo folder(s) the libraries no longer find: `modelenv migrate --store {} --apply` moves them into {} (dry run without --apply)",
+        show(after, old),
+        shell_word(old),
+        show(after, &after.hub_cache())
+    ));
+    Ok(Exit::Ok)
+}
+
+fn worst(a: Exit, b: Exit) -> Exit {
+    match (a, b) {
+        (Exit::Ok, Exit::Ok) => Exit::Ok,
+        _ => Exit::Problems,
+    }
+}
+
+/// The startup files and `.env` files install set up whose content the new settings change.
+struct Stale {
+    shells: Vec<Shell>,
+    dotenv: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+fn stale_files(settings: &Settings) -> Result<Stale> {
+    let state = State::load(&settings.state_dir)?;
+    let mut out = Stale {
+        shells: Vec::new(),
+        dotenv: Vec::new(),
+        files: Vec::new(),
+    };
+    for shell in shell::ALL {
+        let installed = shell
+            .all_candidate_files(settings)
+            .iter()
+            .any(|p| state.files.get(p).is_some_and(|r| r.own_block));
+        if !installed {
+            continue;
+        }
+        let edits = super::install::plan_profile(settings, shell, &mut state.clone())?;
+        let changed: Vec<PathBuf> = edits
+            .iter()
+            .filter(|e| e.changes())
+            .map(|e| e.path.clone())
+            .collect();
+        if !changed.is_empty() {
+            out.shells.push(shell);
+            out.files.extend(changed);
+        }
+    }
+    for path in &state.dotenv_files {
+        // A file that can no longer be edited is install's to report.
+        if let Ok(e) = super::install::plan_dotenv(settings, path, &mut state.clone())
+            && e.changes()
+        {
+            out.dotenv.push(path.clone());
+            out.files.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// install again for the shells and `.env` files it set up, with the new settings.
+fn reinstall(settings: &Settings, env: &Env, stale: &Stale) -> Result<Exit> {
+    let mut argv = vec!["modelenv".to_owned(), "install".to_owned()];
+    for s in &stale.shells {
+        argv.extend(["--shell".to_owned(), s.to_string()]);
+    }
+    if stale.shells.is_empty() {
+        argv.push("--no-modify-profile".to_owned());
+    }
+    argv.push("--no-doctor".to_owned());
+    let Command::Install(mut args) = Cli::try_parse_from(&argv)?.command else {
+        unreachable!("parsed an install command");
+    };
+    args.dotenv_files = Some(stale.dotenv.clone());
+    super::install::run(settings, env, &args)
+}
+
+fn migrate_store(settings: &Settings, env: &Env, old_hub: &Path) -> Result<Exit> {
+    let argv = [
+        "modelenv",
+        "migrate",
+        "--store",
+        &old_hub.to_string_lossy(),
+        "--apply",
+    ];
+    let Command::Migrate(args) = Cli::try_parse_from(argv)?.command else {
+        unreachable!("parsed a migrate command");
+    };
+    super::migrate::run(settings, env, &args)
+}
+
+/// How many repo folders (`models--…`, `datasets--…`, `spaces--…`) a hub cache holds.
+fn repo_folders(hub: &Path) -> usize {
+    std::fs::read_dir(hub)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    ["models--", "datasets--", "spaces--"]
+                        .iter()
+                        .any(|p| n.starts_with(p))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A path as one shell word.
+fn shell_word(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%".contains(&b))
+    {
+        return s.into_owned();
+    }
+    Shell::Bash.quote(&s)
 }

@@ -99,8 +99,9 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
     if args.no_doctor {
         return Ok(Exit::Ok);
     }
+    eprintln!("install done; the doctor checks the result:");
     eprintln!();
-    super::doctor::run(
+    let found = super::doctor::run(
         settings,
         env,
         &DoctorArgs {
@@ -116,7 +117,13 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
             timeout: 20,
             skip_shells: args.no_modify_profile,
         },
-    )
+    )?;
+    if matches!(found, Exit::Problems) {
+        ui::note(
+            "install itself succeeded (the files above are written); the doctor's failures are other problems, each with its fix (exit status 1 reports them)",
+        );
+    }
+    Ok(found)
 }
 
 /// Every file install changes and how: the startup files, `.env.example`, the config and the
@@ -134,6 +141,18 @@ fn plan_edits(
         for &shell in shells {
             edits.extend(plan_profile(settings, shell, &mut state)?);
         }
+    }
+    if let Some(files) = &args.dotenv_files {
+        for path in files {
+            match plan_dotenv(settings, path, &mut state) {
+                Ok(e) => edits.push(e),
+                Err(e) if talk => ui::warn(format!("skipping {}: {e:#}", show(settings, path))),
+                Err(_) => {}
+            }
+        }
+        edits.push(plan_config(settings)?);
+        edits.push(state.edit(&settings.state_dir)?);
+        return Ok(edits);
     }
     let repo_root = match &args.repo {
         Some(r) => Some(
@@ -211,7 +230,7 @@ pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Res
     Ok(edits)
 }
 
-fn plan_dotenv(settings: &Settings, path: &Path, state: &mut State) -> Result<Edit> {
+pub fn plan_dotenv(settings: &Settings, path: &Path, state: &mut State) -> Result<Edit> {
     let real = fsutil::resolve_link(path)?;
     let old = fsutil::read_optional(&real)?;
     let mut rec = state.files.get(path).cloned().unwrap_or(dotenv::Originals {
@@ -251,6 +270,14 @@ fn plan_config(settings: &Settings) -> Result<Edit> {
     }
     if custom_now.is_none() || settings.custom_model_dir_source == crate::settings::Source::Flag {
         cfg.set_str("custom_model_dir", &custom)?;
+    }
+    // `--bin-dir` is remembered, so a later install (or `config set --apply`) keeps the line.
+    if let Some(dir) = &settings.bin_dir
+        && cfg
+            .get_str("bin_dir")?
+            .is_none_or(|now| crate::settings::expand_path(&now, &settings.home) != *dir)
+    {
+        cfg.set_str("bin_dir", &settings.tilde(dir))?;
     }
     let new = cfg.render();
     let new = if cfg.original().is_none() {

@@ -73,6 +73,8 @@ pub(super) fn checks(settings: &Settings) -> Vec<Check> {
 /// found (with the interpreter each is in), else both majors, said to be assumed.
 pub(super) struct Assumed {
     pub transformers: Vec<(Transformers, String)>,
+    /// The versions were found by a probe (not assumed for want of an interpreter).
+    pub probed: bool,
 }
 
 impl Assumed {
@@ -96,10 +98,12 @@ impl Assumed {
                         "transformers 5.x (assumed)".to_owned(),
                     ),
                 ],
+                probed: false,
             };
         }
         Assumed {
             transformers: found.to_vec(),
+            probed: true,
         }
     }
 }
@@ -228,17 +232,26 @@ pub(super) fn libraries(
             )
             .hint(format!("remove {legacy} where it is set"))
         } else {
+            // Only a transformers 4.x that is really installed warns about the variable.
+            let warns = assumed.probed
+                && legacy == "TRANSFORMERS_CACHE"
+                && assumed.transformers.iter().any(|(t, _)| t.major == 4);
             Check::new(
                 id,
                 Status::Pass,
                 format!(
-                    "transformers ({}) uses the hub cache {origin}",
+                    "transformers ({}) uses the hub cache {origin}{}",
                     assumed
                         .transformers
                         .iter()
                         .map(|(_, l)| l.as_str())
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    if warns {
+                        "; transformers 4.x prints a FutureWarning about TRANSFORMERS_CACHE on import, which is harmless here (`modelenv config set transformers_cache false --apply` stops exporting it)"
+                    } else {
+                        ""
+                    }
                 ),
             )
         };
