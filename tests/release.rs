@@ -765,6 +765,49 @@ fn install_sh_from_a_checkout_installs_cargo_target_dirs_build_and_says_how_to_r
 }
 
 #[test]
+fn after_install_sh_from_a_checkout_every_fresh_shell_finds_modelenv() {
+    for s in ["bash", "zsh", "fish"] {
+        common::require(s);
+    }
+    let c = checkout();
+    let home = tempfile::tempdir().unwrap();
+    let o = with_cargo("sh", home.path())
+        .arg(c.src.join("install.sh"))
+        .args(["--shell", "bash", "--shell", "zsh", "--shell", "fish"])
+        .env("SHELL", "/bin/bash")
+        .env("USER", "tester")
+        .current_dir(&c.src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let installed = home.path().join(".local/bin/modelenv");
+    assert_eq!(fs::read(&installed).unwrap(), built_binary());
+    for (shell, flags) in [
+        ("bash", "-lc"),
+        ("bash", "-ic"),
+        ("zsh", "-c"),
+        ("zsh", "-lic"),
+        ("fish", "-c"),
+    ] {
+        let found = Command::new(shell)
+            .args([flags, "command -v modelenv"])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", common::sys_path())
+            .env("TERM", "dumb")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&found.stdout).trim(),
+            installed.display().to_string(),
+            "{shell} {flags}: {}",
+            text(&found)
+        );
+    }
+}
+
+#[test]
 fn install_sh_from_a_checkout_without_rust_says_to_install_it_with_rustup() {
     if which::which_in("cargo", Some(common::sys_path()), "/").is_ok() {
         return; // this machine has a system cargo on the plain PATH
