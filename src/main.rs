@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Parser;
 
 use modelenv::cli::{Cli, Command};
-use modelenv::settings::{Env, Overrides, Settings};
+use modelenv::settings::{Env, Overrides, Settings, Source};
 use modelenv::shell::Shell;
 use modelenv::{cmd, ui};
 
@@ -57,6 +57,7 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
         hf_home: cli.locations.hf_home.clone(),
         custom_model_dir: cli.locations.custom_model_dir.clone(),
         ollama_models: None,
+        login_env: None,
         bin_dir: match &cli.command {
             Command::Install(args) => args.bin_dir.clone(),
             _ => None,
@@ -72,6 +73,27 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
         s
     } else {
         Settings::resolve(&env, &cwd, &overrides)?
+    };
+    // install records the locations the user's libraries use: when this process did not
+    // get them (started where the login files were not read), a fresh login shell says.
+    let settings = match &cli.command {
+        Command::Install(_)
+            if settings.hf_home_source == Source::Default
+                || settings.custom_model_dir_source == Source::Default =>
+        {
+            match cmd::doctor::login_env(&settings, &env) {
+                Some(login) => Settings::resolve(
+                    &env,
+                    &cwd,
+                    &Overrides {
+                        login_env: Some(login),
+                        ..overrides
+                    },
+                )?,
+                None => settings,
+            }
+        }
+        _ => settings,
     };
     match &cli.command {
         Command::Install(args) => cmd::install::run(&settings, &env, args),

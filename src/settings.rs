@@ -34,6 +34,16 @@ impl Env {
         }
     }
 
+    /// An environment made of these variables (what a shell printed).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Env {
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect(),
+        }
+    }
+
     /// The value as UTF-8, `None` when unset or not valid UTF-8.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars.get(std::ffi::OsStr::new(key))?.to_str()
@@ -53,6 +63,9 @@ pub struct Overrides {
     pub ollama_models: Option<PathBuf>,
     /// `install --bin-dir`: the folder the managed block puts on PATH.
     pub bin_dir: Option<PathBuf>,
+    /// What a fresh login shell exports (asked by install): adopted after this process's own
+    /// environment, for a modelenv started where the login files were not read.
+    pub login_env: Option<Env>,
 }
 
 /// Where a resolved location came from, for messages.
@@ -62,6 +75,8 @@ pub enum Source {
     Default,
     /// Adopted from this process's environment: where the user's libraries look today.
     Environment,
+    /// Adopted from a fresh login shell's environment (this process did not have it).
+    LoginShell,
     /// `/etc/modelenv/config.toml`, written by `install --system` for every user.
     System,
     Config,
@@ -73,6 +88,7 @@ impl Source {
         match self {
             Source::Default => "the libraries' default",
             Source::Environment => "adopted from the environment",
+            Source::LoginShell => "adopted from what a fresh login shell exports",
             Source::System => "the system-wide config",
             Source::Config => "modelenv's config",
             Source::Flag => "the command line",
@@ -227,18 +243,29 @@ impl Settings {
         let expand_system = |key: &str| expand_in(&system_config, &system_config_path, key);
         // What the libraries resolve today, from this process's environment (huggingface_hub
         // expands `~` and `$VAR` in HF_HOME; a relative value is per-project, never adopted).
-        let adopted = |key: &str, expand: bool| -> Option<PathBuf> {
-            let v = env.non_empty(key)?;
-            let p = if expand {
-                expand_env_path(v, &home, env).ok()?
-            } else {
-                PathBuf::from(v)
-            };
-            p.is_absolute().then(|| normalize(&p))
+        // Then what a fresh login shell exports, when install asked one.
+        let adopted_from = |key: &str, expand: bool| -> Option<(PathBuf, Source)> {
+            let login = overrides.login_env.as_ref();
+            [
+                (Some(env), Source::Environment),
+                (login, Source::LoginShell),
+            ]
+            .into_iter()
+            .find_map(|(e, source)| {
+                let e = e?;
+                let v = e.non_empty(key)?;
+                let p = if expand {
+                    expand_env_path(v, &home, e).ok()?
+                } else {
+                    PathBuf::from(v)
+                };
+                p.is_absolute().then(|| (normalize(&p), source))
+            })
         };
+        let adopted = |key: &str, expand: bool| adopted_from(key, expand).map(|(p, _)| p);
         let pick = |flag: &Option<PathBuf>,
                     key: &str,
-                    env_value: Option<PathBuf>,
+                    env_value: Option<(PathBuf, Source)>,
                     default: PathBuf|
          -> Result<(PathBuf, Source)> {
             if let Some(f) = flag {
@@ -255,7 +282,7 @@ impl Settings {
                 match (soft(expand_cfg(key))?, soft(expand_system(key))?, env_value) {
                     (Some(p), _, _) => (p, Source::Config),
                     (None, Some(p), _) => (p, Source::System),
-                    (None, None, Some(p)) => (p, Source::Environment),
+                    (None, None, Some((p, source))) => (p, source),
                     (None, None, None) => (default, Source::Default),
                 },
             )
@@ -265,20 +292,20 @@ impl Settings {
         let (hf_home, hf_home_source) = pick(
             &overrides.hf_home,
             "hf_home",
-            env_hf_home.clone(),
+            adopted_from("HF_HOME", true),
             default_hf_home.clone(),
         )?;
         let (custom_model_dir, custom_model_dir_source) = pick(
             &overrides.custom_model_dir,
             "custom_model_dir",
-            adopted("CUSTOM_MODEL_DIR", true),
+            adopted_from("CUSTOM_MODEL_DIR", true),
             home.join("models"),
         )?;
         // Ollama takes OLLAMA_MODELS as given (no `~`, no `$VAR`).
         let (ollama_models, ollama_models_source) = pick(
             &overrides.ollama_models,
             "ollama_models",
-            adopted("OLLAMA_MODELS", false),
+            adopted_from("OLLAMA_MODELS", false),
             home.join(".ollama").join("models"),
         )?;
         let hub = hf_home.join("hub");

@@ -224,3 +224,49 @@ fn a_folder_that_does_not_exist_is_an_error_everywhere() {
         assert!(common::stderr(&out).contains("/does/not/exist"), "{args:?}");
     }
 }
+
+#[test]
+fn a_location_only_a_fresh_login_shell_exports_is_adopted_by_install() {
+    common::require("bash");
+    // modelenv started where the login files were not read (an IDE, a tmux started before):
+    // its own environment has no HF_HOME, the user's ~/.profile exports one.
+    let data = tempfile::tempdir().unwrap();
+    let hf = data.path().join("hf");
+    let env = TestEnv::new();
+    env.write(
+        ".profile",
+        &format!(
+            "export HF_HOME='{}'\nexport CUSTOM_MODEL_DIR=\"$HOME/m\"\n",
+            hf.display()
+        ),
+    );
+    let out = env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "HF_HOME={} (adopted from what a fresh login shell exports)",
+            hf.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("CUSTOM_MODEL_DIR=~/m (adopted from what a fresh login shell exports)"),
+        "{err}"
+    );
+    let cfg = env.read(".config/modelenv/config.toml");
+    assert!(
+        cfg.contains(&format!("hf_home = \"{}\"", hf.display())),
+        "{cfg}"
+    );
+    for flags in [&["-lc"][..], &["-ic"]] {
+        assert_eq!(
+            env.var_in("bash", flags, "HF_HOME").as_deref(),
+            Some(hf.to_str().unwrap().as_bytes()),
+            "{flags:?}"
+        );
+    }
+    // Without that export, the default stays the default.
+    let plain = TestEnv::new();
+    let err = common::stderr(&plain.ok(&["install", "--shell", "bash", "--no-doctor"]));
+    assert!(err.contains("(the libraries' default)"), "{err}");
+}

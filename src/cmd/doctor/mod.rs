@@ -19,6 +19,7 @@ mod python;
 mod repo;
 mod shared;
 mod shells;
+pub use shells::login_env;
 mod strays;
 
 use std::io::Read;

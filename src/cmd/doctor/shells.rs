@@ -91,6 +91,15 @@ pub(super) fn fresh_shell(settings: &Settings, env: &Env, shell: Shell, timeout:
     Ok(results)
 }
 
+/// What a fresh login shell of the user's `$SHELL` exports, or `None` (no such shell, it
+/// failed, or it took longer than a few seconds).
+pub fn login_env(settings: &Settings, env: &Env) -> Option<Env> {
+    let shell: Shell = settings.login_shell.as_deref()?.parse().ok()?;
+    let runs = fresh_shell(settings, env, shell, Duration::from_secs(5)).ok()?;
+    let (_, vars) = runs.into_iter().find(|(mode, _)| *mode == "login")?;
+    Some(Env::from_vars(vars.ok()?))
+}
+
 /// The checks for one shell's runs, each library judged under what the shell exported.
 pub(super) fn judge(
     settings: &Settings,
