@@ -23,6 +23,17 @@ pub(super) type Runs = Result<Vec<(&'static str, Result<BTreeMap<String, String>
 /// it: a clean environment with only HOME, USER, LOGNAME, PATH, TERM and XDG_CONFIG_HOME; in
 /// particular no ZDOTDIR (a fresh zsh finds it in the user's own files, if anywhere).
 pub(super) fn fresh_shell(settings: &Settings, env: &Env, shell: Shell, timeout: Duration) -> Runs {
+    fresh_shell_modes(settings, env, shell, timeout, false)
+}
+
+/// [`fresh_shell`], or (`login_only`) only its login run.
+fn fresh_shell_modes(
+    settings: &Settings,
+    env: &Env,
+    shell: Shell,
+    timeout: Duration,
+    login_only: bool,
+) -> Runs {
     let Ok(bin) = which::which(shell.name()) else {
         return Err(Check::new(
             format!("shell.{shell}"),
@@ -48,6 +59,9 @@ pub(super) fn fresh_shell(settings: &Settings, env: &Env, shell: Shell, timeout:
         && let Some(dir) = nested.parent()
     {
         modes.push(("nested", &["-c"], Some(dir.to_path_buf())));
+    }
+    if login_only {
+        modes.retain(|(mode, _, _)| *mode == "login");
     }
     let Ok(exe) = std::env::current_exe() else {
         return Err(Check::new(
@@ -95,7 +109,7 @@ pub(super) fn fresh_shell(settings: &Settings, env: &Env, shell: Shell, timeout:
 /// failed, or it took longer than a few seconds).
 pub fn login_env(settings: &Settings, env: &Env) -> Option<Env> {
     let shell: Shell = settings.login_shell.as_deref()?.parse().ok()?;
-    let runs = fresh_shell(settings, env, shell, Duration::from_secs(5)).ok()?;
+    let runs = fresh_shell_modes(settings, env, shell, Duration::from_secs(5), true).ok()?;
     let (_, vars) = runs.into_iter().find(|(mode, _)| *mode == "login")?;
     Some(Env::from_vars(vars.ok()?))
 }
