@@ -455,6 +455,12 @@ fn install_migrate_uninstall_over_upstream_inputs() {
             ));
         }
     }
+    eprintln!(
+        "{n} cases ({} upstream inputs x {} spellings, before and after): {refused} refused (each one python-dotenv itself cannot parse), {} failed",
+        upstream_inputs().len(),
+        SPELLINGS.len(),
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {n} cases failed ({refused} refused):\n{}",
