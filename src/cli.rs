@@ -41,7 +41,7 @@ pub struct Locations {
 pub enum Command {
     /// Write the exports to your shell's startup files and the repo's .env.example, then run the doctor
     #[command(
-        after_help = "Examples:\n  modelenv install                 # for $SHELL\n  modelenv install --shell bash --shell zsh --dry-run\n  modelenv install --hf-home /data/hf --custom-model-dir /data/models"
+        after_help = "Examples:\n  modelenv install                 # for $SHELL\n  modelenv install --shell bash --shell zsh --dry-run\n  modelenv install --hf-home /data/hf --custom-model-dir /data/models\n  sudo modelenv install --system --hf-home /srv/hf --custom-model-dir /srv/models\n\nWith a system store (`install --system`), a user's install writes no exports or config of\nits own unless given --hf-home/--custom-model-dir or --shadow-system: the system's\nstartup files already give every shell the shared locations."
     )]
     Install(InstallArgs),
 
@@ -166,6 +166,18 @@ pub struct InstallArgs {
     /// Ask nothing (install never asks; accepted for scripted installs)
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// For every user of this machine (as root): the exports in /etc/profile.d/modelenv.sh, the
+    /// system bashrc, zsh's system zshenv and fish's conf.d, and the locations (--hf-home,
+    /// --custom-model-dir) in /etc/modelenv/config.toml; `uninstall --system` undoes it
+    #[arg(long, conflicts_with_all = ["repo", "no_modify_profile", "shadow_system"])]
+    pub system: bool,
+
+    /// On a machine with a system store (/etc/modelenv/config.toml), write your own exports
+    /// and config even when they only repeat the system's [default: leave them to the system
+    /// files, so the admin's store reaches you]
+    #[arg(long)]
+    pub shadow_system: bool,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +189,11 @@ pub struct UninstallArgs {
     /// Print a diff of every file that would change and change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Undo `install --system` (as root): every system file back byte for byte, the system
+    /// config removed if install created it
+    #[arg(long, conflicts_with = "shells")]
+    pub system: bool,
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,16 @@ pub struct State {
     /// `.env` files install edited (their records are in `files` too).
     #[serde(default)]
     pub dotenv_files: Vec<PathBuf>,
+    /// `install --system` only: the system config as it was before install first changed it,
+    /// put back by `uninstall --system` (`text: None`: install created it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_before: Option<Before>,
+}
+
+/// A file's content before modelenv first changed it (`None`: it did not exist).
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq, Clone)]
+pub struct Before {
+    pub text: Option<String>,
 }
 
 impl State {
@@ -80,7 +90,10 @@ impl State {
     pub fn edit(&self, state_dir: &Path) -> Result<Edit> {
         let p = Self::path(state_dir);
         let old = fsutil::read_optional(&p)?;
-        let new = if self.files.is_empty() && self.dotenv_files.is_empty() {
+        let new = if self.files.is_empty()
+            && self.dotenv_files.is_empty()
+            && self.config_before.is_none()
+        {
             None
         } else {
             Some(serde_json::to_string_pretty(self)? + "\n")

@@ -115,6 +115,9 @@ pub struct Settings {
     pub config_path: PathBuf,
     /// The system-wide config every user's modelenv reads (below the user's own config).
     pub system_config_path: PathBuf,
+    /// `install --system`'s undo record, journal and lock (`/var/lib/modelenv`, or
+    /// `MODELENV_SYSTEM_STATE`): root's, never a user's.
+    pub system_state_dir: PathBuf,
     pub state_dir: PathBuf,
     /// `${XDG_CACHE_HOME:-~/.cache}/modelenv`: the hash cache.
     pub cache_dir: PathBuf,
@@ -204,6 +207,10 @@ impl Settings {
             .non_empty("MODELENV_SYSTEM_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/etc/modelenv/config.toml"));
+        let system_state_dir = env
+            .non_empty("MODELENV_SYSTEM_STATE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/lib/modelenv"));
         let system_config = match (Config::load(&system_config_path), lenient.as_deref_mut()) {
             (Ok(c), _) => c,
             (Err(e), Some(problems)) => {
@@ -412,6 +419,7 @@ impl Settings {
             config_home,
             config_path,
             system_config_path,
+            system_state_dir,
             state_dir: state_home.join("modelenv"),
             cache_dir: cache_home.join("modelenv"),
             headroom,
@@ -430,6 +438,18 @@ impl Settings {
     /// text (`link/..` is not the folder holding `link`); identity is the guard's business.
     pub fn absolute(&self, p: &Path) -> PathBuf {
         self.cwd.join(p)
+    }
+
+    /// The settings `install --system` and `uninstall --system` act with: the system config in
+    /// place of the user's, the system state folder for the undo record, journal and lock, and
+    /// no HOME, so every location is written as the absolute path all users share.
+    pub fn for_system(&self) -> Settings {
+        Settings {
+            home: PathBuf::from("/"),
+            config_path: self.system_config_path.clone(),
+            state_dir: self.system_state_dir.clone(),
+            ..self.clone()
+        }
     }
 
     /// The free space to keep on a filesystem of `disk_bytes`: the configured `headroom`, else

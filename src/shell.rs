@@ -203,6 +203,154 @@ impl Shell {
     }
 }
 
+impl Shell {
+    /// The managed block `install --system` writes: absolute paths (no `$HOME`, which differs
+    /// for every user) and comments that name the system commands.
+    pub fn render_system_block(self, settings: &Settings) -> String {
+        self.render_block(&settings.for_system())
+            .replace("`modelenv install`", "`modelenv install --system`")
+            .replace("`modelenv uninstall`", "`modelenv uninstall --system`")
+    }
+
+    /// The system-wide startup files that give every user's fresh shells the exports, as
+    /// this machine's shells read them: bash's `/etc/profile.d/modelenv.sh` (login shells,
+    /// through `/etc/profile`) and the system bashrc bash was built with, when it has one and
+    /// it exists (interactive shells); zsh's system `zshenv` (every zsh); fish's
+    /// `conf.d/modelenv.fish` in its sysconf folder. Errors when the shell is not installed.
+    pub fn system_targets(self) -> Result<Vec<Target>> {
+        let bin = which::which(self.name())
+            .map_err(|_| anyhow::anyhow!("{self} is not installed (not found in PATH)"))?;
+        Ok(match self {
+            Shell::Bash => {
+                let mut v = vec![Target {
+                    path: PathBuf::from(PROFILE_D).join("modelenv.sh"),
+                    placement: Placement::Append,
+                    whole_file: true,
+                }];
+                if let Some(rc) = compiled_in(&bin, "bashrc").filter(|p| p.is_file()) {
+                    v.push(Target {
+                        path: rc,
+                        placement: Placement::BeforeGuard,
+                        whole_file: false,
+                    });
+                }
+                v
+            }
+            Shell::Zsh => vec![Target {
+                path: system_zshenv(&bin)?,
+                placement: Placement::Append,
+                whole_file: false,
+            }],
+            Shell::Fish => vec![Target {
+                path: fish_sysconf_dir(&bin)?.join("conf.d").join("modelenv.fish"),
+                placement: Placement::Append,
+                whole_file: true,
+            }],
+        })
+    }
+}
+
+/// The folder `/etc/profile` sources for login shells (Debian, Ubuntu, Fedora, Arch…).
+pub const PROFILE_D: &str = "/etc/profile.d";
+
+/// Whether `/etc/profile` sources `/etc/profile.d/*.sh` (read only; `None`: no /etc/profile).
+pub fn profile_reads_profile_d() -> Option<bool> {
+    let text = std::fs::read_to_string("/etc/profile").ok()?;
+    Some(text.lines().any(|l| {
+        let l = l.trim_start();
+        !l.starts_with('#') && l.contains(PROFILE_D)
+    }))
+}
+
+/// The system zshenv this zsh reads: the one it sources at startup (`-o sourcetrace` names
+/// it; `-f` keeps the user's files out), else, when there is none yet, the path compiled into
+/// the binary (`/etc/zsh/zshenv` on Debian, `/etc/zshenv` elsewhere).
+fn system_zshenv(bin: &Path) -> Result<PathBuf> {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["-f", "-o", "sourcetrace", "-c", ":"])
+        .env_clear()
+        .env("PS4", "+%N:%i> ")
+        .env("HOME", "/nonexistent")
+        .current_dir("/");
+    if let Some(p) = std::env::var_os("PATH") {
+        cmd.env("PATH", p);
+    }
+    let traced = stderr_within(cmd, std::time::Duration::from_secs(10)).and_then(|err| {
+        let text = String::from_utf8_lossy(&err).into_owned();
+        text.lines().find_map(|l| {
+            let rest = l.strip_prefix('+')?;
+            let (file, _) = rest.split_once("> <sourcetrace>")?;
+            let (file, line) = file.rsplit_once(':')?;
+            (line.bytes().all(|b| b.is_ascii_digit()) && file.starts_with('/'))
+                .then(|| PathBuf::from(file))
+        })
+    });
+    traced
+        .or_else(|| compiled_in(bin, "zshenv"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "cannot tell where {} reads its system zshenv (it sources none and names none)",
+                bin.display()
+            )
+        })
+}
+
+/// fish's sysconf folder (`$__fish_sysconf_dir`: `/etc/fish` for a packaged fish).
+fn fish_sysconf_dir(bin: &Path) -> Result<PathBuf> {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--no-config", "-c", "printf %s $__fish_sysconf_dir"])
+        .env_clear()
+        .env("HOME", "/nonexistent")
+        .current_dir("/");
+    if let Some(p) = std::env::var_os("PATH") {
+        cmd.env("PATH", p);
+    }
+    output_within(cmd, std::time::Duration::from_secs(10))
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o).into_owned()))
+        .filter(|p| p.is_absolute())
+        .ok_or_else(|| anyhow::anyhow!("{} does not name its sysconf folder", bin.display()))
+}
+
+/// An absolute path under `/etc` ending in `suffix` among the strings compiled into the
+/// binary `bin` (links followed): where the shell was built to read a system file.
+fn compiled_in(bin: &Path, suffix: &str) -> Option<PathBuf> {
+    let bytes = std::fs::read(bin).ok()?;
+    bytes
+        .split(|&b| b == 0)
+        .filter(|s| s.starts_with(b"/etc/") && s.ends_with(suffix.as_bytes()))
+        .filter_map(|s| std::str::from_utf8(s).ok())
+        .find(|s| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+                && !s.rsplit('/').next().unwrap_or("").starts_with('.')
+        })
+        .map(PathBuf::from)
+}
+
+/// A command's stderr, or `None` when it cannot start or outlives `timeout`.
+fn stderr_within(mut cmd: std::process::Command, timeout: std::time::Duration) -> Option<Vec<u8>> {
+    use std::process::Stdio;
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stderr = child.stderr.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+        buf
+    });
+    use wait_timeout::ChildExt;
+    if child.wait_timeout(timeout).ok()?.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    reader.join().ok()
+}
+
 /// The `.zshenv` files zsh reads (FACTS.md §3). A zsh started by a login or a terminal has
 /// no ZDOTDIR unless the system's `zshenv` sets one, so it reads `~/.zshenv` (the `fresh`
 /// file); when the user's files then export a ZDOTDIR, every zsh started from that one reads

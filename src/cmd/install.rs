@@ -20,6 +20,9 @@ use crate::ui;
 use super::show;
 
 pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
+    if args.system {
+        return super::system::install(settings, args);
+    }
     // Without shell files to edit, `$SHELL` only picks the hint shown at the end.
     let shells = if args.no_modify_profile {
         Shell::pick(&args.shells, settings).unwrap_or_default()
@@ -27,17 +30,22 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         Shell::pick(&args.shells, settings)?
     };
     crate::settings::check_locations(settings)?;
+    // On a machine with a system store, the user's shells already get it from the system's
+    // startup files: a per-user block and config would only shadow it (and keep a copy of
+    // today's value after the admin moves the store), so they are written only when asked.
+    let on_system = super::system::uses_system_store(settings) && !args.shadow_system;
+    super::system::tell_user(settings, on_system);
     // Planned and checked first, so a refusal changes nothing (not even the lock file); then
     // planned again under the lock, so that what is written comes from the files and the undo
     // record as they are with no other install, uninstall or `config set` running (and after
     // an interrupted earlier run was finished).
-    let mut edits = plan_edits(settings, &shells, args, true)?;
+    let mut edits = plan_edits(settings, &shells, args, on_system, true)?;
     edit::check(&edits)?;
     let _changes = if args.dry_run {
         None
     } else {
         let c = super::begin_changes(settings, "install")?;
-        edits = plan_edits(settings, &shells, args, false)?;
+        edits = plan_edits(settings, &shells, args, on_system, false)?;
         edit::check(&edits)?;
         Some(c)
     };
@@ -77,7 +85,11 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
     for w in &settings.unexpressible {
         ui::warn(w);
     }
-    if args.no_modify_profile {
+    if on_system {
+        ui::hint(
+            "new login shells get the system store's locations from the system's startup files",
+        );
+    } else if args.no_modify_profile {
         if shells.is_empty() {
             ui::hint(
                 "shell files left alone; add `eval \"$(modelenv init bash)\"` (or zsh, or `modelenv init fish | source`) to your shell's startup",
@@ -132,12 +144,13 @@ fn plan_edits(
     settings: &Settings,
     shells: &[Shell],
     args: &InstallArgs,
+    on_system: bool,
     talk: bool,
 ) -> Result<Vec<Edit>> {
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
 
-    if !args.no_modify_profile {
+    if !args.no_modify_profile && !on_system {
         for &shell in shells {
             edits.extend(plan_profile(settings, shell, &mut state)?);
         }
@@ -150,7 +163,7 @@ fn plan_edits(
                 Err(_) => {}
             }
         }
-        edits.push(plan_config(settings)?);
+        edits.push(plan_config(settings, on_system)?);
         edits.push(state.edit(&settings.state_dir)?);
         return Ok(edits);
     }
@@ -180,16 +193,31 @@ fn plan_edits(
         }
         None => {}
     }
-    edits.push(plan_config(settings)?);
+    edits.push(plan_config(settings, on_system)?);
     edits.push(state.edit(&settings.state_dir)?);
     Ok(edits)
 }
 
 /// The edits that put the block into every startup file `shell` needs.
 pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Result<Vec<Edit>> {
-    let block_text = shell.render_block(settings);
+    plan_blocks(
+        settings,
+        shell.targets(settings),
+        &shell.render_block(settings),
+        state,
+    )
+}
+
+/// The edits that put `block_text` into each target file (in place of its block, or where the
+/// target says), each recorded in `state` so uninstall can put the file back byte for byte.
+pub fn plan_blocks(
+    settings: &Settings,
+    targets: Vec<crate::shell::Target>,
+    block_text: &str,
+    state: &mut State,
+) -> Result<Vec<Edit>> {
     let mut edits = Vec::new();
-    for target in shell.targets(settings) {
+    for target in targets {
         let real = fsutil::resolve_link(&target.path)?;
         let old = fsutil::read_optional(&real)?;
         let text = old.as_deref().unwrap_or("");
@@ -198,7 +226,7 @@ pub fn plan_profile(settings: &Settings, shell: Shell, state: &mut State) -> Res
             Placement::BeforeGuard => block::bash_guard_line(text).map_or(At::End, At::Line),
             Placement::Append => At::End,
         };
-        let (new, added_eol) = block::upsert(text, &block_text, at, &what)?;
+        let (new, added_eol) = block::upsert(text, block_text, at, &what)?;
         if new.as_str() != text || old.is_none() {
             // A block modelenv did not write here (synced dotfiles, a copied file) is the
             // user's: kept in the undo record and put back by uninstall.
@@ -257,19 +285,39 @@ pub fn plan_dotenv(settings: &Settings, path: &Path, state: &mut State) -> Resul
     })
 }
 
-/// Records the chosen locations so `init` and `doctor` agree with what was installed.
-fn plan_config(settings: &Settings) -> Result<Edit> {
+/// Records the chosen locations so `init` and `doctor` agree with what was installed. With
+/// `skip_system`, a location that comes from the system config is left out, so the user's
+/// config does not pin a copy of it.
+fn plan_config(settings: &Settings, skip_system: bool) -> Result<Edit> {
+    plan_config_file(
+        settings,
+        "# modelenv's central locations (`modelenv config set KEY VALUE` edits this file).\n",
+        skip_system,
+    )
+}
+
+/// The edit that records the chosen locations in `settings.config_path` (a new file starts
+/// with `header`); keys already there that mean the same location keep their spelling.
+pub fn plan_config_file(settings: &Settings, header: &str, skip_system: bool) -> Result<Edit> {
+    use crate::settings::Source;
     let mut cfg = Config::load(&settings.config_path)?;
-    let current = |key: &str| cfg.get_str(key);
-    let hf = settings.tilde(&settings.hf_home);
-    let custom = settings.tilde(&settings.custom_model_dir);
-    let (hf_now, custom_now) = (current("hf_home")?, current("custom_model_dir")?);
-    // Keep the user's own spelling when it already means the same location.
-    if hf_now.is_none() || settings.hf_home_source == crate::settings::Source::Flag {
-        cfg.set_str("hf_home", &hf)?;
-    }
-    if custom_now.is_none() || settings.custom_model_dir_source == crate::settings::Source::Flag {
-        cfg.set_str("custom_model_dir", &custom)?;
+    let mut changed = false;
+    for (key, p, source) in [
+        ("hf_home", &settings.hf_home, settings.hf_home_source),
+        (
+            "custom_model_dir",
+            &settings.custom_model_dir,
+            settings.custom_model_dir_source,
+        ),
+    ] {
+        if skip_system && source == Source::System {
+            continue;
+        }
+        // Keep the user's own spelling when it already means the same location.
+        if cfg.get_str(key)?.is_none() || source == Source::Flag {
+            cfg.set_str(key, &settings.tilde(p))?;
+            changed = true;
+        }
     }
     // `--bin-dir` is remembered, so a later install (or `config set --apply`) keeps the line.
     if let Some(dir) = &settings.bin_dir
@@ -278,20 +326,18 @@ fn plan_config(settings: &Settings) -> Result<Edit> {
             .is_none_or(|now| crate::settings::expand_path(&now, &settings.home) != *dir)
     {
         cfg.set_str("bin_dir", &settings.tilde(dir))?;
+        changed = true;
     }
-    let new = cfg.render();
-    let new = if cfg.original().is_none() {
-        format!(
-            "# modelenv's central locations (`modelenv config set KEY VALUE` edits this file).\n{new}"
-        )
-    } else {
-        new
+    let new = match cfg.original() {
+        None if !changed => None,
+        None => Some(format!("{header}{}", cfg.render())),
+        Some(_) => Some(cfg.render()),
     };
     Ok(Edit {
         path: settings.config_path.clone(),
         real: fsutil::resolve_link(&settings.config_path)?,
         old: cfg.original().map(str::to_owned),
-        new: Some(new),
+        new,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod models;
 pub mod prune;
 pub mod scan;
 pub mod share;
+pub mod system;
 pub mod uninstall;
 pub mod usage;
 

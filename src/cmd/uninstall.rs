@@ -17,6 +17,9 @@ use crate::ui;
 use super::show;
 
 pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
+    if args.system {
+        return super::system::uninstall(settings, args);
+    }
     let shells: Vec<Shell> = if args.shells.is_empty() {
         shell::ALL.to_vec()
     } else {
@@ -66,6 +69,37 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// The edit that takes install's block out of `path` (or puts back the block that was there
+/// before), per its record; the file is deleted when `delete_if_empty` and nothing else is
+/// left. `None` when the file or its block is gone.
+pub fn plan_unblock(
+    settings: &Settings,
+    path: std::path::PathBuf,
+    rec: &dotenv::Originals,
+    delete_if_empty: bool,
+) -> Result<Option<Edit>> {
+    let real = fsutil::resolve_link(&path)?;
+    let Some(old) = fsutil::read_optional(&real)? else {
+        return Ok(None);
+    };
+    let what = show(settings, &path);
+    let new = match &rec.foreign_block {
+        Some(f) => block::replace_exact(&old, f, &what)?,
+        None if rec.own_block => block::remove(&old, rec.added_eol, &what)?,
+        None => None,
+    };
+    let Some(new) = new else {
+        return Ok(None);
+    };
+    let delete = delete_if_empty && new.trim().is_empty();
+    Ok(Some(Edit {
+        path,
+        real,
+        old: Some(old),
+        new: if delete { None } else { Some(new) },
+    }))
+}
+
 /// What uninstall changes: each startup file's block out, each `.env` back to its original
 /// lines, the undo record emptied. Reads only.
 fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Result<Vec<Edit>> {
@@ -84,26 +118,8 @@ fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Re
             let Some(rec) = state.files.remove(&path) else {
                 continue;
             };
-            let real = fsutil::resolve_link(&path)?;
-            let Some(old) = fsutil::read_optional(&real)? else {
-                continue;
-            };
-            let what = show(settings, &path);
-            let new = match &rec.foreign_block {
-                Some(f) => block::replace_exact(&old, f, &what)?,
-                None if rec.own_block => block::remove(&old, rec.added_eol, &what)?,
-                None => None,
-            };
-            let Some(new) = new else {
-                continue;
-            };
-            let delete = (rec.created || whole.contains(&path)) && new.trim().is_empty();
-            edits.push(Edit {
-                path,
-                real,
-                old: Some(old),
-                new: if delete { None } else { Some(new) },
-            });
+            let delete_if_empty = rec.created || whole.contains(&path);
+            edits.extend(plan_unblock(settings, path, &rec, delete_if_empty)?);
         }
     }
     if args.shells.is_empty() {

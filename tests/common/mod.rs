@@ -64,6 +64,11 @@ impl TestEnv {
                 "MODELENV_SYSTEM_CONFIG",
                 self.tmp.path().join("etc/modelenv/config.toml"),
             )
+            // Nor its /var/lib/modelenv (install --system's undo record).
+            .env(
+                "MODELENV_SYSTEM_STATE",
+                self.tmp.path().join("var/lib/modelenv"),
+            )
             .current_dir(&self.repo);
         for (k, v) in &self.extra_env {
             c.env(k, v);
