@@ -63,6 +63,10 @@ pub struct State {
     /// put back by `uninstall --system` (`text: None`: install created it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_before: Option<Before>,
+    /// `install --system` only: the folders it created for its files (`/etc/modelenv`),
+    /// removed by `uninstall --system` when they are empty again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<PathBuf>,
 }
 
 /// A file's content before modelenv first changed it (`None`: it did not exist).
@@ -93,6 +97,7 @@ impl State {
         let new = if self.files.is_empty()
             && self.dotenv_files.is_empty()
             && self.config_before.is_none()
+            && self.created_dirs.is_empty()
         {
             None
         } else {

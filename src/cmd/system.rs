@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::cli::{InstallArgs, UninstallArgs};
 use crate::cmd::Exit;
@@ -164,6 +164,14 @@ fn plan_install(sys: &Settings, shells: &[Shell]) -> Result<Vec<Edit>> {
         });
     }
     edits.push(config);
+    for e in edits.iter().filter(|e| e.changes() && e.new.is_some()) {
+        let missing = e.real.ancestors().skip(1).take_while(|a| !a.exists());
+        for dir in missing {
+            if !state.created_dirs.iter().any(|d| d == dir) {
+                state.created_dirs.push(dir.to_path_buf());
+            }
+        }
+    }
     edits.push(state.edit(&sys.state_dir)?);
     Ok(edits)
 }
@@ -171,15 +179,16 @@ fn plan_install(sys: &Settings, shells: &[Shell]) -> Result<Vec<Edit>> {
 pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     require_root("uninstall --system")?;
     let sys = settings.for_system();
-    let mut edits = plan_uninstall(&sys)?;
+    let (mut edits, _) = plan_uninstall(&sys)?;
     edit::check(&edits)?;
-    let _changes = if args.dry_run {
-        None
+    let (_changes, dirs) = if args.dry_run {
+        (None, Vec::new())
     } else {
         let c = super::begin_changes(&sys, "uninstall --system")?;
-        edits = plan_uninstall(&sys)?;
+        let (e, dirs) = plan_uninstall(&sys)?;
+        edits = e;
         edit::check(&edits)?;
-        Some(c)
+        (Some(c), dirs)
     };
     let changed = super::user_changes(&sys, &edits, args.dry_run);
     if args.dry_run {
@@ -190,6 +199,7 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     edit::apply(&sys, "uninstall --system", &edits)?;
+    let removed = remove_empty_dirs(&sys, dirs)?;
     for e in &changed {
         let verb = if e.new.is_none() {
             "removed"
@@ -198,17 +208,53 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         };
         eprintln!("{verb} {}", show(&sys, &e.path));
     }
+    for d in &removed {
+        eprintln!("removed the folder {}", d.display());
+    }
     if changed.is_empty() {
         eprintln!("nothing to uninstall: install --system changed no file here");
     }
     Ok(Exit::Ok)
 }
 
+/// Removes the folders install created that are empty now (deepest first); the ones removed.
+fn remove_empty_dirs(sys: &Settings, mut dirs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    let mut plan = crate::fsops::Plan::new();
+    let mut planned = Vec::new();
+    for d in dirs {
+        let empty = std::fs::read_dir(&d).is_ok_and(|mut r| r.next().is_none());
+        // A parent holds only folders removed before it.
+        let only_planned = std::fs::read_dir(&d).is_ok_and(|r| {
+            r.filter_map(|e| e.ok())
+                .all(|e| planned.iter().any(|p: &PathBuf| *p == e.path()))
+        });
+        let Some(parent) = d.parent() else { continue };
+        if !(empty || only_planned) {
+            continue;
+        }
+        let root = crate::fsops::Root::open(parent)
+            .with_context(|| format!("opening {}", parent.display()))?;
+        plan.remove_empty_dir(&root, &d)?;
+        planned.push(d);
+    }
+    if plan.is_empty() {
+        return Ok(planned);
+    }
+    let outcome =
+        crate::fsops::Run::new(&sys.state_dir, "uninstall --system", None).execute(&plan)?;
+    for p in outcome.problems() {
+        ui::warn(p);
+    }
+    Ok(planned)
+}
+
 /// What `uninstall --system` changes: every file in the undo record back as it was (the files
 /// install created removed), the system config back to its old bytes or removed, the record
-/// emptied. Reads only.
-fn plan_uninstall(sys: &Settings) -> Result<Vec<Edit>> {
+/// emptied; and the folders install created, to remove once empty. Reads only.
+fn plan_uninstall(sys: &Settings) -> Result<(Vec<Edit>, Vec<PathBuf>)> {
     let mut state = State::load(&sys.state_dir)?;
+    let dirs = std::mem::take(&mut state.created_dirs);
     let mut edits = Vec::new();
     for (path, rec) in std::mem::take(&mut state.files) {
         let created = rec.created;
@@ -226,7 +272,7 @@ fn plan_uninstall(sys: &Settings) -> Result<Vec<Edit>> {
         });
     }
     edits.push(state.edit(&sys.state_dir)?);
-    Ok(edits)
+    Ok((edits, dirs))
 }
 
 /// Whether this user's locations are the system store's: the hub from the system config and
