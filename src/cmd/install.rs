@@ -63,6 +63,8 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     edit::apply(settings, "install", &edits)?;
+    // Contexts the system's startup files do not reach (cron, systemd user services) still
+    // get the link and environment.d file: they repeat nothing the system files give.
     super::default_link::install(settings, false)?;
     for e in &changed {
         let via = if e.real != e.path {

@@ -322,7 +322,7 @@ pub fn tell_user(settings: &Settings, on_system: bool) {
     ));
     if on_system {
         ui::note(
-            "using the system store: no per-user exports or config written, so your shells follow it (pass --hf-home/--custom-model-dir, or --shadow-system, for your own)",
+            "using the system store: no shell exports or config of your own written, so your shells follow it (pass --hf-home/--custom-model-dir, or --shadow-system, for your own)",
         );
     } else if uses_system_store(settings) {
         ui::note(
