@@ -811,7 +811,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__install)
-            opts="-y -h -V --shell --repo --dry-run --no-modify-profile --no-doctor --bin-dir --yes --hf-home --custom-model-dir --help --version"
+            opts="-y -h -V --shell --repo --dry-run --no-modify-profile --no-doctor --bin-dir --yes --system --shadow-system --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1255,7 +1255,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__uninstall)
-            opts="-h -V --shell --dry-run --hf-home --custom-model-dir --help --version"
+            opts="-h -V --shell --dry-run --system --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

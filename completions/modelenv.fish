@@ -53,6 +53,8 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l dry-run -d
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l no-modify-profile -d 'Leave shell startup files alone (print what to add instead)'
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l no-doctor -d 'Do not run the doctor afterwards'
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -s y -l yes -d 'Ask nothing (install never asks; accepted for scripted installs)'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l system -d 'For every user of this machine (as root): the exports in /etc/profile.d/modelenv.sh, the system bashrc, zsh\'s system zshenv and fish\'s conf.d, and the locations (--hf-home, --custom-model-dir) in /etc/modelenv/config.toml; `uninstall --system` undoes it'
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l shadow-system -d 'On a machine with a system store (/etc/modelenv/config.toml), write your own exports and config even when they only repeat the system\'s [default: leave them to the system files, so the admin\'s store reaches you]'
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l shell -d 'Only this shell\'s files (repeatable) [default: every shell modelenv knows]' -r -f -a "bash\t''
@@ -61,6 +63,7 @@ fish\t''"
 complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l dry-run -d 'Print a diff of every file that would change and change nothing'
+complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -l system -d 'Undo `install --system` (as root): every system file back byte for byte, the system config removed if install created it'
 complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -s h -l help -d 'Print help'
 complete -c modelenv -n "__fish_modelenv_using_subcommand uninstall" -s V -l version -d 'Print version'
 complete -c modelenv -n "__fish_modelenv_using_subcommand init" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
