@@ -559,3 +559,48 @@ fn a_users_install_names_the_system_store_and_does_not_shadow_it() {
         Some("/mine/hf")
     );
 }
+
+#[test]
+fn install_system_leaves_the_store_itself_alone() {
+    let Some(m) = machine() else {
+        return;
+    };
+    // A shared store that exists (its hub too), as `share init` leaves it.
+    let store = m.env.tmp.path().join("store");
+    std::fs::create_dir_all(store.join("hub")).unwrap();
+    let before = m.env.snapshot();
+    let hf = store.to_str().unwrap();
+    m.root_ok(&[
+        "install",
+        "--system",
+        "--hf-home",
+        hf,
+        "--custom-model-dir",
+        CUSTOM,
+    ]);
+    m.root_ok(&["uninstall", "--system"]);
+    // Not even a lock file or a `.locks` folder owned by root, which users could not use.
+    let in_store: Vec<PathBuf> = common::changed(&before, &m.env.snapshot())
+        .into_iter()
+        .chain(
+            walk_names(&store)
+                .into_iter()
+                .filter(|p| !p.ends_with("hub")),
+        )
+        .filter(|p| p.starts_with("store") || p.starts_with(&store))
+        .collect();
+    assert_eq!(in_store, Vec::<PathBuf>::new());
+}
+
+/// Every path below `dir`.
+fn walk_names(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_names(&p));
+        }
+        out.push(p);
+    }
+    out
+}

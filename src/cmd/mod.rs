@@ -111,8 +111,23 @@ pub fn begin_changes(settings: &Settings, command: &str) -> anyhow::Result<Chang
         .enumerate()
         .map(|(i, p)| (p, i == 0))
         .collect();
+    begin(settings, command, &stores)
+}
+
+/// [`begin_changes`] for `install --system` and `uninstall --system`, whose journal (root's,
+/// in the system state folder) never holds a store's operations: no store is locked, so root
+/// creates no lock file or `.locks` folder in a shared store that its users could not use.
+pub fn begin_system_changes(settings: &Settings, command: &str) -> anyhow::Result<Changes> {
+    begin(settings, command, &[])
+}
+
+fn begin(
+    settings: &Settings,
+    command: &str,
+    stores: &[(std::path::PathBuf, bool)],
+) -> anyhow::Result<Changes> {
     let lock = crate::fsops::StoreLock::acquire(&settings.state_dir, command)?
-        .with_stores(&stores, command)?;
+        .with_stores(stores, command)?;
     let mut run = crate::fsops::Run::new(&settings.state_dir, "resume", settings.test_kill_after);
     let mut resumed = Vec::new();
     for (cmd, outcome) in run.resume()? {

@@ -72,7 +72,7 @@ pub fn install(settings: &Settings, args: &InstallArgs) -> Result<Exit> {
     let _changes = if args.dry_run {
         None
     } else {
-        let c = super::begin_changes(&sys, "install --system")?;
+        let c = super::begin_system_changes(&sys, "install --system")?;
         edits = plan_install(&sys, &shells)?;
         edit::check(&edits)?;
         Some(c)
@@ -184,7 +184,7 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     let (_changes, dirs) = if args.dry_run {
         (None, Vec::new())
     } else {
-        let c = super::begin_changes(&sys, "uninstall --system")?;
+        let c = super::begin_system_changes(&sys, "uninstall --system")?;
         let (e, dirs) = plan_uninstall(&sys)?;
         edits = e;
         edit::check(&edits)?;
@@ -192,6 +192,12 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     };
     let changed = super::user_changes(&sys, &edits, args.dry_run);
     if args.dry_run {
+        for d in State::load(&sys.state_dir)?.created_dirs {
+            ui::note(format!(
+                "would remove the folder {} if nothing else is in it",
+                d.display()
+            ));
+        }
         ui::note(format!(
             "dry run: {} file(s) would change; nothing was written",
             changed.len()
