@@ -42,7 +42,7 @@ complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "config" -d 'Read 
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "share" -d 'Share a store with every member of a group (a workstation, a JupyterHub, a cluster)'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c modelenv -n "__fish_modelenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l shell -d 'Shell to configure (repeatable) [default: the basename of $SHELL]' -r -f -a "bash\t''
+complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l shell -d 'Shell to configure (repeatable) [default: the basename of $SHELL; with --system, every one installed here]' -r -f -a "bash\t''
 zsh\t''
 fish\t''"
 complete -c modelenv -n "__fish_modelenv_using_subcommand install" -l repo -d 'Repository whose root .env.example gets the locations [default: the git root of the current directory]' -r -F

@@ -134,7 +134,8 @@ pub struct ShareInitArgs {
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Shell to configure (repeatable) [default: the basename of $SHELL]
+    /// Shell to configure (repeatable) [default: the basename of $SHELL; with --system, every
+    /// one installed here]
     #[arg(long = "shell", value_name = "SHELL")]
     pub shells: Vec<Shell>,
 
