@@ -73,14 +73,20 @@ fn machine() -> Option<Machine> {
         common::require(sh);
     }
     let etc = tmp.join("etc");
-    std::fs::create_dir_all(&etc).unwrap();
-    let cp = Command::new("cp")
-        .arg("-a")
-        .arg("/etc/.")
-        .arg(&etc)
-        .status()
-        .unwrap();
-    assert!(cp.success(), "copying /etc failed");
+    // Another process may add or remove a file in /etc while it is copied (useradd's lock
+    // files): a few attempts.
+    let copied = (0..3).any(|_| {
+        let _ = std::fs::remove_dir_all(&etc);
+        std::fs::create_dir_all(&etc).unwrap();
+        Command::new("cp")
+            .arg("-a")
+            .arg("/etc/.")
+            .arg(&etc)
+            .status()
+            .unwrap()
+            .success()
+    });
+    assert!(copied, "copying /etc failed");
     // A machine that already has a system install would make the copy start from it.
     for leftover in [
         "modelenv",
