@@ -77,9 +77,11 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
     // install records the locations the user's libraries use: when this process did not
     // get them (started where the login files were not read), a fresh login shell says.
     let settings = match &cli.command {
-        Command::Install(_)
-            if settings.hf_home_source == Source::Default
-                || settings.custom_model_dir_source == Source::Default =>
+        // `install --system` takes only flags and the system config (see cmd::system).
+        Command::Install(args)
+            if !args.system
+                && (settings.hf_home_source == Source::Default
+                    || settings.custom_model_dir_source == Source::Default) =>
         {
             match cmd::doctor::login_env(&settings, &env) {
                 Some(login) => Settings::resolve(
