@@ -63,8 +63,11 @@ fn run(cli: Cli) -> Result<cmd::Exit> {
             _ => None,
         },
     };
-    // uninstall works whatever unrelated config keys say, and `config` is how they are fixed.
-    let settings = if matches!(cli.command, Command::Uninstall(_) | Command::Config { .. }) {
+    // install --system reads no config of root's own; uninstall works whatever unrelated
+    // config keys say, and `config` is how they are fixed.
+    let settings = if matches!(&cli.command, Command::Install(a) if a.system) {
+        Settings::resolve_for_system(&env, &cwd, &overrides)?
+    } else if matches!(cli.command, Command::Uninstall(_) | Command::Config { .. }) {
         let mut problems = Vec::new();
         let s = Settings::resolve_lenient(&env, &cwd, &overrides, &mut problems)?;
         for p in problems {

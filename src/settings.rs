@@ -155,7 +155,13 @@ pub const EXPORT_NAMES: [&str; 4] = [
 
 impl Settings {
     pub fn resolve(env: &Env, cwd: &Path, overrides: &Overrides) -> Result<Settings> {
-        Self::resolve_with(env, cwd, overrides, None)
+        Self::resolve_with(env, cwd, overrides, None, true)
+    }
+
+    /// For `install --system`: the flags and the system config, never the user's own config
+    /// (root's locations, `bin_dir` and switches are not every user's).
+    pub fn resolve_for_system(env: &Env, cwd: &Path, overrides: &Overrides) -> Result<Settings> {
+        Self::resolve_with(env, cwd, overrides, None, false)
     }
 
     /// For commands that must work whatever the config file says (uninstall, `config`, which
@@ -166,7 +172,7 @@ impl Settings {
         overrides: &Overrides,
         problems: &mut Vec<String>,
     ) -> Result<Settings> {
-        Self::resolve_with(env, cwd, overrides, Some(problems))
+        Self::resolve_with(env, cwd, overrides, Some(problems), true)
     }
 
     fn resolve_with(
@@ -174,6 +180,7 @@ impl Settings {
         cwd: &Path,
         overrides: &Overrides,
         mut lenient: Option<&mut Vec<String>>,
+        user_config: bool,
     ) -> Result<Settings> {
         let home = match env.non_empty("HOME") {
             Some(h) => PathBuf::from(h),
@@ -195,7 +202,12 @@ impl Settings {
         let config_home = xdg("XDG_CONFIG_HOME", ".config");
         let state_home = xdg("XDG_STATE_HOME", ".local/state");
         let config_path = config_home.join("modelenv").join("config.toml");
-        let config = match (Config::load(&config_path), lenient.as_deref_mut()) {
+        let loaded = if user_config {
+            Config::load(&config_path)
+        } else {
+            Ok(Config::empty(&config_path))
+        };
+        let config = match (loaded, lenient.as_deref_mut()) {
             (Ok(c), _) => c,
             (Err(e), Some(problems)) => {
                 problems.push(format!("{e:#}"));

@@ -102,6 +102,35 @@ impl Shell {
         out
     }
 
+    /// The block of a user whose locations come from the system store but whose modelenv is
+    /// in a folder of their own (`install --bin-dir`): only the PATH line. fish reads one
+    /// `conf.d` file of a name, the user's first, so in fish it also sources the system's
+    /// `modelenv.fish` (`system_file`), which the user's hides.
+    pub fn render_path_block(
+        self,
+        dir: &Path,
+        system_file: Option<&Path>,
+        settings: &Settings,
+    ) -> String {
+        let mut out = format!(
+            "{}\n# modelenv's folder on PATH (the model locations come from the system store).\n# Written by `modelenv install`; `modelenv uninstall` removes this block.\n",
+            crate::block::BEGIN
+        );
+        if self != Shell::Fish && dir.to_string_lossy().contains(['$', '`']) {
+            out.push_str("# shellcheck disable=SC2016 # the folder holds a literal $ or `\n");
+        }
+        out.push_str(&self.path_line(dir, settings));
+        if self == Shell::Fish
+            && let Some(f) = system_file
+        {
+            let q = self.quote(&f.to_string_lossy());
+            out.push_str(&format!("test -r {q}; and source {q}\n"));
+        }
+        out.push_str(crate::block::END);
+        out.push('\n');
+        out
+    }
+
     /// The line that puts `dir` in front of PATH when this shell's PATH lacks it (so that a
     /// shell started from another one does not add it twice).
     fn path_line(self, dir: &Path, settings: &Settings) -> String {

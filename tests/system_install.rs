@@ -435,7 +435,15 @@ fn install_system_is_refused_for_other_users_and_without_shared_locations() {
             stderr(&out)
         );
     }
-    // root without the locations: root's defaults are no store for everyone.
+    // root without the locations: root's defaults, and root's own config, are no store for
+    // everyone.
+    let root_cfg = m.root_home.join(".config/modelenv/config.toml");
+    std::fs::create_dir_all(root_cfg.parent().unwrap()).unwrap();
+    std::fs::write(
+        &root_cfg,
+        "hf_home = \"~/hf\"\nbin_dir = \"~/.local/bin\"\ntransformers_cache = false\n",
+    )
+    .unwrap();
     let out = m.root(&["install", "--system", "--custom-model-dir", CUSTOM]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -453,6 +461,12 @@ fn install_system_is_refused_for_other_users_and_without_shared_locations() {
         CUSTOM,
         "--dry-run",
     ]);
+    // Nothing of root's own config reaches every user.
+    assert!(
+        !stdout(&dry).contains("root-home") && stdout(&dry).contains("TRANSFORMERS_CACHE"),
+        "{}",
+        stdout(&dry)
+    );
     assert!(
         stdout(&dry).contains("+export HF_HOME='/srv/shared-hf'")
             && stdout(&dry).contains("+set -gx CUSTOM_MODEL_DIR '/srv/shared models/it\\'s'")
@@ -460,10 +474,12 @@ fn install_system_is_refused_for_other_users_and_without_shared_locations() {
         "{}",
         stdout(&dry)
     );
+    // (The users' HOMEs aside: shells and root's config made above.)
     let user_home = m.user_home.strip_prefix(m.env.tmp.path()).unwrap();
+    let root_home = m.root_home.strip_prefix(m.env.tmp.path()).unwrap();
     let changed: Vec<PathBuf> = common::changed(&before, &m.env.snapshot())
         .into_iter()
-        .filter(|p| !p.starts_with(user_home))
+        .filter(|p| !p.starts_with(user_home) && !p.starts_with(root_home))
         .collect();
     assert_eq!(changed, Vec::<PathBuf>::new());
 }
@@ -536,6 +552,41 @@ fn a_users_install_names_the_system_store_and_does_not_shadow_it() {
     for (shell, flags) in [("bash", &["-l", "-c"][..]), ("zsh", &["-c"][..])] {
         assert_eq!(m.fresh(shell, flags, &home), shared());
     }
+
+    // install.sh's `--bin-dir`: only that folder goes on PATH in the user's files.
+    let bin_dir = home.join(".local/bin");
+    let mut args = vec!["install", "--bin-dir", bin_dir.to_str().unwrap()];
+    args.extend(shells);
+    let out = user(&args);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("only modelenv's folder"), "{err}");
+    let bashrc = std::fs::read_to_string(home.join(".bashrc")).unwrap();
+    assert!(
+        bashrc.contains("export PATH=\"$HOME/.local/bin\":\"$PATH\"")
+            && !bashrc.contains("HF_HOME"),
+        "{bashrc}"
+    );
+    let fish = std::fs::read_to_string(home.join(".config/fish/conf.d/modelenv.fish")).unwrap();
+    assert!(
+        fish.contains("set -gx PATH") && !fish.contains("HF_HOME"),
+        "{fish}"
+    );
+    // fish reads only the user's modelenv.fish of the two: the user's sources the system's.
+    assert!(
+        fish.contains("source '/etc/fish/conf.d/modelenv.fish'"),
+        "{fish}"
+    );
+    for (shell, flags) in [
+        ("bash", &["-l", "-c"][..]),
+        ("zsh", &["-c"][..]),
+        ("fish", &["-c"][..]),
+    ] {
+        assert_eq!(m.fresh(shell, flags, &home), shared(), "{shell}");
+    }
+    let out = user(&["uninstall"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!home.join(".bashrc").exists());
 
     // Asked for: --shadow-system writes the user's own exports of the same locations.
     let mut args = vec!["install", "--shadow-system"];

@@ -156,6 +156,26 @@ fn plan_edits(
         for &shell in shells {
             edits.extend(plan_profile(settings, shell, &mut state)?);
         }
+    } else if !args.no_modify_profile
+        && let Some(dir) = super::system::own_bin_dir(settings)
+    {
+        // The system files give the locations; modelenv's own folder still needs PATH.
+        for &shell in shells {
+            let system_file = match shell {
+                Shell::Fish => shell.system_targets().ok().and_then(|t| t.first().cloned()),
+                _ => None,
+            };
+            edits.extend(plan_blocks(
+                settings,
+                shell.targets(settings),
+                &shell.render_path_block(
+                    &dir,
+                    system_file.as_ref().map(|t| t.path.as_path()),
+                    settings,
+                ),
+                &mut state,
+            )?);
+        }
     }
     if let Some(files) = &args.dotenv_files {
         for path in files {
@@ -321,11 +341,20 @@ pub fn plan_config_file(settings: &Settings, header: &str, skip_system: bool) ->
             changed = true;
         }
     }
-    // `--bin-dir` is remembered, so a later install (or `config set --apply`) keeps the line.
+    // `--bin-dir` is remembered, so a later install (or `config set --apply`) keeps the line;
+    // the system config's own is not copied.
+    let from_system = |dir: &Path| {
+        skip_system
+            && Config::load(&settings.system_config_path)
+                .ok()
+                .and_then(|c| c.get_str("bin_dir").ok().flatten())
+                .is_some_and(|s| crate::settings::expand_path(&s, &settings.home) == dir)
+    };
     if let Some(dir) = &settings.bin_dir
         && cfg
             .get_str("bin_dir")?
             .is_none_or(|now| crate::settings::expand_path(&now, &settings.home) != *dir)
+        && !(cfg.get_str("bin_dir")?.is_none() && from_system(dir))
     {
         cfg.set_str("bin_dir", &settings.tilde(dir))?;
         changed = true;

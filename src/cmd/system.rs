@@ -291,6 +291,17 @@ pub fn uses_system_store(settings: &Settings) -> bool {
         )
 }
 
+/// The user's `bin_dir` (install.sh's `--bin-dir`, or their config's) when the system config
+/// does not name the same folder: the PATH line a user of the system store still needs.
+pub fn own_bin_dir(settings: &Settings) -> Option<PathBuf> {
+    let dir = settings.bin_dir.clone()?;
+    let system = Config::load(&settings.system_config_path)
+        .ok()
+        .and_then(|c| c.get_str("bin_dir").ok().flatten())
+        .map(|s| crate::settings::expand_path(&s, &settings.home));
+    (system.as_ref() != Some(&dir)).then_some(dir)
+}
+
 /// On a machine with a system store, says so in a user's install: its locations, the system
 /// files that export them, and whether this install leaves them to those files (`on_system`)
 /// or shadows them with the user's own.
@@ -327,9 +338,16 @@ pub fn tell_user(settings: &Settings, on_system: bool) {
             .unwrap_or_default()
     ));
     if on_system {
-        ui::note(
-            "using the system store: no shell exports or config of your own written, so your shells follow it (pass --hf-home/--custom-model-dir, or --shadow-system, for your own)",
-        );
+        let path = match own_bin_dir(settings) {
+            Some(dir) => format!(
+                " (only modelenv's folder {} goes on PATH in your shells)",
+                show(settings, &dir)
+            ),
+            None => String::new(),
+        };
+        ui::note(format!(
+            "using the system store: no exports or locations of your own written{path}, so your shells follow it (pass --hf-home/--custom-model-dir, or --shadow-system, for your own)"
+        ));
     } else if uses_system_store(settings) {
         ui::note(
             "--shadow-system: your own exports and config repeat the system store's locations and keep them if the admin moves the store",
