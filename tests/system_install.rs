@@ -552,6 +552,14 @@ fn a_users_install_names_the_system_store_and_does_not_shadow_it() {
     for (shell, flags) in [("bash", &["-l", "-c"][..]), ("zsh", &["-c"][..])] {
         assert_eq!(m.fresh(shell, flags, &home), shared());
     }
+    // Again: nothing changes.
+    let first = m.env.snapshot();
+    let out = user(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        common::changed(&first, &m.env.snapshot()),
+        Vec::<PathBuf>::new()
+    );
 
     // install.sh's `--bin-dir`: only that folder goes on PATH in the user's files.
     let bin_dir = home.join(".local/bin");
@@ -627,7 +635,9 @@ fn install_system_leaves_the_store_itself_alone() {
     std::fs::create_dir_all(store.join("hub")).unwrap();
     let before = m.env.snapshot();
     let hf = store.to_str().unwrap();
-    m.root_ok(&[
+    // On a system whose /etc/profile does not read /etc/profile.d, install says so.
+    std::fs::write(m.etc.join("profile"), "PATH=/usr/bin:/bin\nexport PATH\n").unwrap();
+    let out = m.root_ok(&[
         "install",
         "--system",
         "--hf-home",
@@ -635,6 +645,11 @@ fn install_system_leaves_the_store_itself_alone() {
         "--custom-model-dir",
         CUSTOM,
     ]);
+    assert!(
+        stderr(&out).contains("/etc/profile on this system does not source /etc/profile.d/*.sh"),
+        "{}",
+        stderr(&out)
+    );
     m.root_ok(&["uninstall", "--system"]);
     // Not even a lock file or a `.locks` folder owned by root, which users could not use.
     let in_store: Vec<PathBuf> = common::changed(&before, &m.env.snapshot())
