@@ -357,15 +357,22 @@ pub fn interpolate(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Stri
 }
 
 /// The keys modelenv manages and their values.
-/// TRANSFORMERS_CACHE is left out when `transformers_cache = false`.
-pub fn managed(settings: &Settings) -> Vec<(&'static str, PathBuf)> {
-    let mut v = vec![
+/// Every key modelenv keeps pointed at the central store where a file sets it.
+fn managed_all(settings: &Settings) -> Vec<(&'static str, PathBuf)> {
+    vec![
         ("HF_HOME", settings.hf_home.clone()),
         ("TRANSFORMERS_CACHE", settings.hub_cache()),
         ("HF_DATASETS_CACHE", settings.datasets_cache()),
         ("HF_CACHE_DIR", settings.hub_cache()),
         ("CUSTOM_MODEL_DIR", settings.custom_model_dir.clone()),
-    ];
+    ]
+}
+
+/// The keys install adds when a file lacks them: TRANSFORMERS_CACHE is left out when
+/// `transformers_cache = false` (a file's own TRANSFORMERS_CACHE line is still kept pointed at
+/// the hub cache, so it never splits it).
+pub fn managed(settings: &Settings) -> Vec<(&'static str, PathBuf)> {
+    let mut v = managed_all(settings);
     if !settings.transformers_cache {
         v.remove(1);
     }
@@ -588,9 +595,10 @@ pub fn apply(
     what: &str,
 ) -> Result<String> {
     let mut values = Vec::new();
-    for (k, p) in managed(settings) {
+    for (k, p) in managed_all(settings) {
         values.push((k, render_value(&p, settings)?));
     }
+    let addable: Vec<&str> = managed(settings).into_iter().map(|(k, _)| k).collect();
     let bs = parse(text);
     check_parses(&bs, what)?;
     let blk = find_block(text, &bs, what)?;
@@ -641,7 +649,7 @@ pub fn apply(
     }
     let missing: Vec<&(&str, String)> = values
         .iter()
-        .filter(|(k, _)| !present.contains(k))
+        .filter(|(k, _)| !present.contains(k) && addable.contains(k))
         .collect();
     let eol = eol_of(text);
     if let Some(r) = &blk {
@@ -673,11 +681,12 @@ pub fn apply(
     }
     // Keys of modelenv's own block that it no longer writes (TRANSFORMERS_CACHE switched
     // off) go with the block's new text; each then has the value the user's lines give it.
+    let wanted = |k: &str| present.contains(k) || addable.contains(&k);
     let mut gone: BTreeMap<String, Option<Option<String>>> = BTreeMap::new();
     if let Some(r) = blk.as_ref().filter(|_| originals.foreign_block.is_none()) {
         for b in bs.iter().filter(|b| r.contains(&b.span.start)) {
             if let Some(k) = b.key.as_deref()
-                && !values.iter().any(|(m, _)| *m == k)
+                && !wanted(k)
             {
                 let outside_value = bs
                     .iter()
@@ -687,9 +696,23 @@ pub fn apply(
             }
         }
     }
+    // Another value that interpolates a key leaving the block would change with it.
+    for k in gone.keys() {
+        if let Some(b) = bs.iter().find(|b| {
+            b.value.as_deref().is_some_and(|v| {
+                v.contains(&format!("${{{k}}}")) || v.contains(&format!("${{{k}:-"))
+            })
+        }) {
+            bail!(
+                "{what}: line {} uses ${{{k}}}, which modelenv would stop writing; nothing was changed. Give that line its own value (or keep `transformers_cache = true`)",
+                b.line
+            );
+        }
+    }
     let new = splice(text, edits);
     let want: BTreeMap<&str, String> = values
         .iter()
+        .filter(|(k, _)| wanted(k))
         .map(|(k, v)| (*k, raw_of(v).to_owned()))
         .collect();
     verify(text, &new, &want, &gone, what)?;

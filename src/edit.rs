@@ -67,6 +67,10 @@ pub struct State {
     /// removed by `uninstall --system` when they are empty again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_dirs: Vec<PathBuf>,
+    /// Hub caches `config set hf_home` moved the central store away from while they still
+    /// held models: named by later runs, merged by `config set … --apply`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub old_hub_caches: Vec<PathBuf>,
 }
 
 /// A file's content before modelenv first changed it (`None`: it did not exist).
@@ -98,6 +102,7 @@ impl State {
             && self.dotenv_files.is_empty()
             && self.config_before.is_none()
             && self.created_dirs.is_empty()
+            && self.old_hub_caches.is_empty()
         {
             None
         } else {

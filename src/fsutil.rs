@@ -167,6 +167,22 @@ fn access_w(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `p` with its deepest existing folder resolved (links and `..` followed there) and the rest
+/// kept as text: the identity of a location that may not exist yet.
+pub fn resolve_existing(p: &Path) -> std::path::PathBuf {
+    let p = crate::settings::normalize(p);
+    if !p.is_absolute() {
+        return p;
+    }
+    for anc in p.ancestors() {
+        if let Ok(real) = anc.canonicalize() {
+            let rest = p.strip_prefix(anc).unwrap_or(Path::new(""));
+            return real.join(rest);
+        }
+    }
+    p
+}
+
 #[cfg(test)]
 #[allow(clippy::disallowed_methods)] // fixtures are made by hand
 mod tests {

@@ -401,7 +401,12 @@ impl Settings {
             (Err(e), None) => return Err(e),
         };
         let bin_dir = match &overrides.bin_dir {
-            Some(d) => Some(normalize(&cwd.join(d))),
+            // A quoted `~/…` (or `--bin-dir=~/…`) reaches us unexpanded.
+            Some(d) => Some(normalize(&cwd.join(match d.to_str() {
+                Some("~") => home.clone(),
+                Some(s) if s.starts_with("~/") => home.join(&s[2..]),
+                _ => d.clone(),
+            }))),
             None => match soft(expand_cfg("bin_dir"))? {
                 Some(d) => Some(d),
                 None => soft(expand_system("bin_dir"))?,
@@ -519,10 +524,34 @@ impl Settings {
 /// exactly: text that is not UTF-8, or a control character (a newline would start a line of
 /// its own, a marker line perhaps, in every startup file, `.env` and the config).
 pub fn check_locations(settings: &Settings) -> Result<()> {
+    if let Some(dir) = &settings.bin_dir
+        && dir.to_string_lossy().contains(':')
+    {
+        bail!(
+            "--bin-dir {}: a `:` would split it into two PATH entries (one of them relative); choose a folder without one",
+            dir.display()
+        );
+    }
+    let named = |source: Source, flag: &'static str, key: &'static str| {
+        if source == Source::Flag { flag } else { key }
+    };
     for (flag, p) in [
-        ("--hf-home", &settings.hf_home),
-        ("--custom-model-dir", &settings.custom_model_dir),
-    ] {
+        (
+            named(settings.hf_home_source, "--hf-home", "HF_HOME"),
+            &settings.hf_home,
+        ),
+        (
+            named(
+                settings.custom_model_dir_source,
+                "--custom-model-dir",
+                "CUSTOM_MODEL_DIR",
+            ),
+            &settings.custom_model_dir,
+        ),
+    ]
+    .into_iter()
+    .chain(settings.bin_dir.as_ref().map(|d| ("--bin-dir", d)))
+    {
         let Some(s) = p.to_str() else {
             bail!("{flag} {}: not UTF-8; choose another location", p.display());
         };

@@ -270,3 +270,27 @@ fn a_location_only_a_fresh_login_shell_exports_is_adopted_by_install() {
     let err = common::stderr(&plain.ok(&["install", "--shell", "bash", "--no-doctor"]));
     assert!(err.contains("(the libraries' default)"), "{err}");
 }
+
+#[test]
+fn a_login_file_that_leaves_a_background_job_does_not_hold_up_install() {
+    common::require("bash");
+    let env = TestEnv::new();
+    env.write(".profile", "export HF_HOME=/srv/hf\n(sleep 60 &)\n");
+    let mut cmd = env.cmd(&["install", "--shell", "bash", "--no-doctor"]);
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    use wait_timeout::ChildExt;
+    let status = child
+        .wait_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    if status.is_none() {
+        child.kill().unwrap();
+        panic!("install still running after 30 s: the login probe waits for a background job");
+    }
+    assert!(status.unwrap().success());
+    assert!(started.elapsed().as_secs() < 30);
+    assert!(
+        env.read(".config/modelenv/config.toml")
+            .contains("hf_home = \"/srv/hf\"")
+    );
+}

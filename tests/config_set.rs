@@ -253,3 +253,205 @@ fn bin_dir_is_on_path_in_every_fresh_shell_once() {
         assert_eq!(stdout(&out).trim(), "", "{shell} {flags:?}");
     }
 }
+
+fn model_in(hub: &std::path::Path, name: &str) {
+    let repo = Hub::new(hub).repo("model", &format!("org/{name}"));
+    let c = commit(name);
+    repo.snapshot(&c, &[lfs("model.safetensors", name.as_bytes())]);
+    repo.git_ref("main", &c);
+}
+
+#[test]
+fn a_second_run_with_apply_still_merges_the_store_the_first_run_left() {
+    let env = TestEnv::new();
+    let old = env.home.join("old");
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--no-doctor",
+        "--hf-home",
+        old.to_str().unwrap(),
+    ]);
+    model_in(&old.join("hub"), "a");
+    let new = env.home.join("new");
+    let err = stderr(&env.ok(&["config", "set", "hf_home", new.to_str().unwrap()]));
+    assert!(err.contains("migrate --store"), "{err}");
+    env.ok(&["config", "set", "hf_home", new.to_str().unwrap(), "--apply"]);
+    assert_eq!(
+        load_from_cache(&env, &new.join("hub"), "org/a", "model.safetensors").as_deref(),
+        Some(&b"a"[..])
+    );
+    assert!(!old.join("hub/models--org--a").exists());
+    // Merged: no longer named.
+    let err = stderr(&env.ok(&["config", "set", "hf_home", new.to_str().unwrap()]));
+    assert!(!err.contains("migrate --store"), "{err}");
+}
+
+#[test]
+fn a_new_hf_home_that_would_strand_the_old_store_is_refused_and_nothing_changes() {
+    let env = TestEnv::new();
+    let old = env.home.join("old");
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--no-doctor",
+        "--hf-home",
+        old.to_str().unwrap(),
+    ]);
+    model_in(&old.join("hub"), "a");
+    fs::write(env.home.join("afile"), "x").unwrap();
+    let before = env.snapshot();
+    for bad in [
+        old.join("hub/sub"),    // inside the old hub cache
+        env.home.clone(),       // the old store would lie inside it
+        env.home.join("afile"), // not a folder
+    ] {
+        for apply in [false, true] {
+            let mut args = vec!["config", "set", "hf_home", bad.to_str().unwrap()];
+            if apply {
+                args.push("--apply");
+            }
+            let out = env.run(&args);
+            assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains("nothing was changed"),
+                "{}",
+                stderr(&out)
+            );
+            assert_eq!(env.user_changes(&before), Vec::<std::path::PathBuf>::new());
+            assert_eq!(
+                fs::read_to_string(env.home.join(".config/modelenv/config.toml")).unwrap(),
+                format!(
+                    "# modelenv's central locations (`modelenv config set KEY VALUE` edits this file).\nhf_home = \"~/old\"\ncustom_model_dir = \"~/models\"\n"
+                )
+            );
+        }
+    }
+    // Another name for the same store is no move at all: the models stay where they are.
+    let alias = env.tmp.path().join("alias");
+    std::os::unix::fs::symlink(&old, &alias).unwrap();
+    env.ok(&[
+        "config",
+        "set",
+        "hf_home",
+        alias.to_str().unwrap(),
+        "--apply",
+    ]);
+    assert_eq!(
+        load_from_cache(&env, &alias.join("hub"), "org/a", "model.safetensors").as_deref(),
+        Some(&b"a"[..])
+    );
+}
+
+#[test]
+fn two_config_sets_at_once_leave_the_models_where_the_config_points() {
+    let env = TestEnv::new();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    model_in(&env.home.join(".cache/huggingface/hub"), "a");
+    let (a, b) = (env.home.join("A"), env.home.join("B"));
+    let mut ca = env.cmd(&["config", "set", "hf_home", a.to_str().unwrap(), "--apply"]);
+    let mut cb = env.cmd(&["config", "set", "hf_home", b.to_str().unwrap(), "--apply"]);
+    let (ha, hb) = (ca.spawn().unwrap(), cb.spawn().unwrap());
+    let (oa, ob) = (
+        ha.wait_with_output().unwrap(),
+        hb.wait_with_output().unwrap(),
+    );
+    assert!(oa.status.success() || ob.status.success());
+    let now = stdout(&env.ok(&["config", "get", "hf_home"]));
+    let hub = std::path::PathBuf::from(now.trim()).join("hub");
+    assert_eq!(
+        load_from_cache(&env, &hub, "org/a", "model.safetensors").as_deref(),
+        Some(&b"a"[..]),
+        "config says {now}: {}\n{}",
+        stderr(&oa),
+        stderr(&ob)
+    );
+    assert_eq!(
+        env.var_in("bash", &["-lc"], "HF_HOME").as_deref(),
+        Some(now.trim().as_bytes())
+    );
+}
+
+#[test]
+fn bin_dir_values_a_path_cannot_hold_are_refused() {
+    let env = TestEnv::new();
+    let before = env.snapshot();
+    for bad in ["/x\n# <<< modelenv <<<\ntouch PWNED #", "/opt/co:lon"] {
+        let out = env.run(&[
+            "install",
+            "--shell",
+            "bash",
+            "--no-doctor",
+            "--bin-dir",
+            bad,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        let out = env.run(&["config", "set", "bin_dir", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+    assert_eq!(env.user_changes(&before), Vec::<std::path::PathBuf>::new());
+    // A `~/…` the shell left unexpanded is the home folder's.
+    env.ok(&["install", "--shell", "bash", "--no-doctor", "--bin-dir=~/q"]);
+    assert_eq!(
+        stdout(&env.ok(&["config", "get", "bin_dir"])).trim(),
+        env.home.join("q").display().to_string()
+    );
+}
+
+#[test]
+fn transformers_cache_off_keeps_a_files_own_line_on_the_hub_and_refuses_to_break_a_reference() {
+    let env = TestEnv::new();
+    let dotenv = env.repo.join(".env.example");
+    fs::write(&dotenv, "A=1\nTRANSFORMERS_CACHE=/my/own/tc\n").unwrap();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    env.ok(&["config", "set", "transformers_cache", "false", "--apply"]);
+    let new = env.home.join("new");
+    env.ok(&["config", "set", "hf_home", new.to_str().unwrap(), "--apply"]);
+    let text = fs::read_to_string(&dotenv).unwrap();
+    assert!(
+        text.contains("TRANSFORMERS_CACHE=${HOME}/new/hub\n"),
+        "the file's own line must follow the hub cache: {text}"
+    );
+
+    // A value built from ${TRANSFORMERS_CACHE} would change if the key left the block.
+    let env = TestEnv::new();
+    fs::write(dotenv_of(&env), "A=1\n").unwrap();
+    env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    let mut text = fs::read_to_string(dotenv_of(&env)).unwrap();
+    text.push_str("MY=${TRANSFORMERS_CACHE}/x\n");
+    fs::write(dotenv_of(&env), &text).unwrap();
+    let out = env.ok(&["config", "set", "transformers_cache", "false", "--apply"]);
+    assert!(
+        stderr(&out).contains("uses ${TRANSFORMERS_CACHE}"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_to_string(dotenv_of(&env)).unwrap(), text);
+}
+
+fn dotenv_of(env: &TestEnv) -> std::path::PathBuf {
+    env.repo.join(".env.example")
+}
+
+#[test]
+fn the_default_location_link_follows_a_new_hf_home() {
+    let env = TestEnv::new();
+    let old = env.home.join("old");
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--no-doctor",
+        "--hf-home",
+        old.to_str().unwrap(),
+    ]);
+    let link = env.home.join(".cache/huggingface");
+    assert_eq!(fs::read_link(&link).unwrap(), old);
+    let new = env.home.join("new");
+    env.ok(&["config", "set", "hf_home", new.to_str().unwrap(), "--apply"]);
+    assert_eq!(fs::read_link(&link).unwrap(), new);
+    env.ok(&["uninstall"]);
+    assert!(link.symlink_metadata().is_err());
+}

@@ -9,7 +9,8 @@ use crate::cli::{Cli, Command, ConfigAction};
 use crate::cmd::Exit;
 use crate::config::{self, Config};
 use crate::edit::{self, Edit, State};
-use crate::settings::{Env, Overrides, Settings, expand_path};
+use crate::fsutil::resolve_existing;
+use crate::settings::{Env, Overrides, Settings, expand_path, normalize};
 use crate::shell::{self, Shell};
 use crate::ui;
 
@@ -41,21 +42,42 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<Exit
             }
         }
         ConfigAction::Set { key, value, apply } => {
-            set(settings, key, value)?;
-            return next_steps(settings, env, key, *apply);
+            let boolean = check_value(settings, key, value)?;
+            // One lock for the whole command: the new value, and with --apply the install
+            // and migrate it runs (they go on under it). Everything is read under it.
+            let _changes = super::begin_changes(settings, "config set")?;
+            let before = Settings::resolve_lenient(
+                env,
+                &settings.cwd,
+                &Overrides::default(),
+                &mut Vec::new(),
+            )?;
+            let mut state = State::load(&before.state_dir)?;
+            if key == "hf_home" {
+                let new_home = normalize(&expand_path(value, &before.home));
+                check_new_hf_home(&before, &state, &new_home)?;
+                let old = before.hub_cache();
+                if repo_folders(&old) > 0
+                    && resolve_existing(&old) != resolve_existing(&new_home.join("hub"))
+                    && !state.old_hub_caches.contains(&old)
+                {
+                    state.old_hub_caches.push(old);
+                }
+            }
+            write(&before, key, value, boolean, &state)?;
+            return next_steps(&before, env, key, *apply);
         }
     }
     Ok(Exit::Ok)
 }
 
-/// Checks the value, then writes it under the lock (which install and uninstall take too).
-fn set(settings: &Settings, key: &str, value: &str) -> Result<()> {
+/// Refuses a value that could not be read back, before anything changes.
+fn check_value(settings: &Settings, key: &str, value: &str) -> Result<Option<bool>> {
     if let Some(c) = value.chars().find(|c| c.is_control() && *c != '\t') {
         anyhow::bail!(
             "the value contains the control character {c:?}, which no startup file, .env file or config can hold; nothing was changed"
         );
     }
-    // Checked first, so a refusal changes nothing.
     Config::load(&settings.config_path)?
         .get_str(key)
         .map(drop)
@@ -67,7 +89,7 @@ fn set(settings: &Settings, key: &str, value: &str) -> Result<()> {
                 Err(e)
             }
         })?;
-    let boolean = match key {
+    Ok(match key {
         "headroom" => {
             crate::units::parse_size(value)?;
             None
@@ -76,10 +98,63 @@ fn set(settings: &Settings, key: &str, value: &str) -> Result<()> {
         _ if !expand_path(value, &settings.home).is_absolute() => {
             anyhow::bail!("`{key}` must be an absolute path or start with ~/, got {value:?}")
         }
+        "bin_dir" if value.contains(':') => anyhow::bail!(
+            "`bin_dir` {value:?}: a `:` would split it into two PATH entries (one of them relative); nothing was changed"
+        ),
         _ => None,
-    };
-    let _changes = super::begin_changes(settings, "config set")?;
-    // Read again under the lock, so that no other edit of the file is lost.
+    })
+}
+
+/// A new HF_HOME must be a folder (or not exist yet), and must not lie inside a hub cache
+/// that still holds models, nor hold one (migrate could not merge it): refused by identity,
+/// before anything changes.
+fn check_new_hf_home(before: &Settings, state: &State, new_home: &Path) -> Result<()> {
+    if new_home.exists() && !new_home.is_dir() {
+        anyhow::bail!(
+            "hf_home {}: not a folder; nothing was changed",
+            new_home.display()
+        );
+    }
+    let mut after = before.clone();
+    after.hf_home = new_home.to_path_buf();
+    let (new_real, new_hub) = (
+        resolve_existing(new_home),
+        resolve_existing(&after.hub_cache()),
+    );
+    let mut olds = vec![before.hub_cache()];
+    olds.extend(state.old_hub_caches.iter().cloned());
+    for old in olds {
+        let repos = repo_folders(&old);
+        let old_real = resolve_existing(&old);
+        if repos == 0 || old_real == new_hub {
+            continue;
+        }
+        let clash = if new_real.starts_with(&old_real) {
+            Some("lies inside")
+        } else if old_real.starts_with(&new_real) {
+            Some("would hold")
+        } else {
+            crate::migrate::central_overlap(&after, &old_real, &[]).map(|_| "overlaps")
+        };
+        if let Some(how) = clash {
+            anyhow::bail!(
+                "hf_home {}: it {how} the hub cache {}, which holds {repos} repo folder(s) that could then not be merged; choose a folder outside it (nothing was changed)",
+                new_home.display(),
+                old.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes the value (and the record of an old hub cache) in one transaction.
+fn write(
+    settings: &Settings,
+    key: &str,
+    value: &str,
+    boolean: Option<bool>,
+    state: &State,
+) -> Result<()> {
     let mut cfg = Config::load(&settings.config_path)?;
     match boolean {
         Some(b) => cfg.set_bool(key, b)?,
@@ -92,7 +167,7 @@ fn set(settings: &Settings, key: &str, value: &str) -> Result<()> {
         new: Some(cfg.render()),
     };
     let changed = e.changes();
-    edit::apply(settings, "config", &[e])?;
+    edit::apply(settings, "config", &[e, state.edit(&settings.state_dir)?])?;
     if changed {
         eprintln!("set {key} in {}", show(settings, &settings.config_path));
     } else {
@@ -110,6 +185,12 @@ fn next_steps(before: &Settings, env: &Env, key: &str, apply: bool) -> Result<Ex
     let mut problems = Vec::new();
     let after = Settings::resolve_lenient(env, &before.cwd, &Overrides::default(), &mut problems)?;
     let stale = stale_files(&after)?;
+    for (path, why) in &stale.unwritable {
+        ui::warn(format!(
+            "{} keeps the old value: {why:#}",
+            show(&after, path)
+        ));
+    }
     let mut exit = Exit::Ok;
     if !stale.files.is_empty() {
         let names: Vec<String> = stale.files.iter().map(|p| show(&after, p)).collect();
@@ -136,15 +217,26 @@ fn next_steps(before: &Settings, env: &Env, key: &str, apply: bool) -> Result<Ex
     }
     match key {
         "hf_home" => {
-            // The store this value replaced, and those the environment or the libraries'
-            // default still point at (a second run, with --apply, finds the default there).
-            let mut olds = vec![before.hub_cache()];
-            olds.extend(after.other_hub_caches.iter().cloned());
-            olds.retain(|o| *o != after.hub_cache());
-            olds.sort();
-            olds.dedup();
-            for old in olds {
+            // The stores earlier values left with models (recorded when the value changed, so
+            // a later run with --apply still finds them); never one the new value names.
+            let mut state = State::load(&after.state_dir)?;
+            let new_hub = resolve_existing(&after.hub_cache());
+            let mut seen = Vec::new();
+            for old in state.old_hub_caches.clone() {
+                let real = resolve_existing(&old);
+                if real == new_hub || seen.contains(&real) {
+                    continue;
+                }
+                seen.push(real);
                 exit = worst(exit, old_store(&after, env, &old, apply)?);
+            }
+            // Merged (or emptied) stores are forgotten.
+            let before_len = state.old_hub_caches.len();
+            state
+                .old_hub_caches
+                .retain(|o| repo_folders(o) > 0 && resolve_existing(o) != new_hub);
+            if state.old_hub_caches.len() != before_len {
+                edit::apply(&after, "config", &[state.edit(&after.state_dir)?])?;
             }
         }
         "custom_model_dir" => {
@@ -204,6 +296,8 @@ struct Stale {
     shells: Vec<Shell>,
     dotenv: Vec<PathBuf>,
     files: Vec<PathBuf>,
+    /// `.env` files install set up that cannot take the new value, with the reason.
+    unwritable: Vec<(PathBuf, anyhow::Error)>,
 }
 
 fn stale_files(settings: &Settings) -> Result<Stale> {
@@ -212,6 +306,7 @@ fn stale_files(settings: &Settings) -> Result<Stale> {
         shells: Vec::new(),
         dotenv: Vec::new(),
         files: Vec::new(),
+        unwritable: Vec::new(),
     };
     for shell in shell::ALL {
         let installed = shell
@@ -233,12 +328,13 @@ fn stale_files(settings: &Settings) -> Result<Stale> {
         }
     }
     for path in &state.dotenv_files {
-        // A file that can no longer be edited is install's to report.
-        if let Ok(e) = super::install::plan_dotenv(settings, path, &mut state.clone())
-            && e.changes()
-        {
-            out.dotenv.push(path.clone());
-            out.files.push(path.clone());
+        match super::install::plan_dotenv(settings, path, &mut state.clone()) {
+            Ok(e) if e.changes() => {
+                out.dotenv.push(path.clone());
+                out.files.push(path.clone());
+            }
+            Ok(_) => {}
+            Err(e) => out.unwritable.push((path.clone(), e)),
         }
     }
     Ok(out)

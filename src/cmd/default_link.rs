@@ -35,11 +35,27 @@ pub fn planned(settings: &Settings) -> Option<(PathBuf, PathBuf)> {
     }
     match d.symlink_metadata() {
         Err(_) => Some((d, central.clone())),
+        // The link install made to an earlier central store follows the new one.
+        Ok(m) if m.file_type().is_symlink() && is_our_link(settings, &d) => {
+            Some((d, central.clone()))
+        }
         Ok(m) if m.is_dir() && std::fs::read_dir(&d).is_ok_and(|mut r| r.next().is_none()) => {
             Some((d, central.clone()))
         }
         Ok(_) => None,
     }
+}
+
+/// Whether `link` is the link install made and recorded, still pointing where it did.
+fn is_our_link(settings: &Settings, link: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(record(settings)) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    let (Some(l), Some(t)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    Path::new(l) == link && std::fs::read_link(link).is_ok_and(|now| now == Path::new(t))
 }
 
 /// The deepest existing folder holding `p`, opened as a guard root.
@@ -159,7 +175,13 @@ fn install_link(settings: &Settings, dry_run: bool) -> Result<()> {
         plan.create_dir(&root_for(&target)?, &target)?;
     }
     let root = root_for(&link)?;
-    if link.symlink_metadata().is_ok() {
+    let was_link = link
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    if was_link {
+        plan.remove(&root, &link)?;
+        plan.symlink_later(&root, &link, &target)?;
+    } else if link.symlink_metadata().is_ok() {
         plan.remove_empty_dir(&root, &link)?;
         plan.symlink_later(&root, &link, &target)?;
     } else {

@@ -154,6 +154,42 @@ pub fn interrupted(state_dir: &Path) -> Result<Vec<(String, Plan, HashSet<usize>
 /// it if the process dies).
 pub struct StoreLock {
     _files: Vec<std::fs::File>,
+    /// The lock files (device, inode) this value took, released from [`HELD`] when dropped.
+    ids: Vec<(u64, u64)>,
+}
+
+/// The lock files this process holds. A command run from within another (`config set
+/// --apply` runs install and migrate) finds its locks already held and goes on under them:
+/// a second `flock` through another open file would wait for the process itself.
+static HELD: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+fn held() -> std::sync::MutexGuard<'static, Vec<(u64, u64)>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        held().retain(|id| !self.ids.contains(id));
+    }
+}
+
+impl StoreLock {
+    /// Locks `f` (the lock file `p`) unless this process already holds it.
+    fn take(&mut self, f: std::fs::File, p: &Path, command: &str) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let m = f
+            .metadata()
+            .with_context(|| format!("reading {}", p.display()))?;
+        let id = (m.dev(), m.ino());
+        if held().contains(&id) {
+            return Ok(());
+        }
+        try_lock(&f, p, command)?;
+        held().push(id);
+        self.ids.push(id);
+        self._files.push(f);
+        Ok(())
+    }
 }
 
 /// How long a lock held by another process is waited for before the command gives up: a
@@ -226,8 +262,12 @@ impl StoreLock {
         create_dir_all(state_dir)?;
         let p = state_dir.join("modelenv.lock");
         let f = open_log(&p, false)?;
-        try_lock(&f, &p, command)?;
-        Ok(StoreLock { _files: vec![f] })
+        let mut lock = StoreLock {
+            _files: Vec::new(),
+            ids: Vec::new(),
+        };
+        lock.take(f, &p, command)?;
+        Ok(lock)
     }
 
     /// The lock file of a store: in a hub cache `<hub>/.locks/modelenv.lock` (beside
@@ -265,8 +305,7 @@ impl StoreLock {
                     Err(_) => continue,
                 },
             };
-            try_lock(&f, &p, command)?;
-            self._files.push(f);
+            self.take(f, &p, command)?;
         }
         Ok(self)
     }

@@ -132,16 +132,20 @@ fn a_store_lock_keeps_out_a_modelenv_with_another_state_folder() {
     );
     assert!(hub.join(".locks/modelenv.lock").is_file());
     assert!(ollama.join(".modelenv.lock").is_file());
-    // Another user's modelenv has its own state folder: each store alone keeps it out.
+    drop(first);
+    // Another user's modelenv (another process) has its own state folder: each store's
+    // lock alone keeps this one out.
     for s in &stores {
+        let mut other = super::tests::other_process_holds(&StoreLock::store(&s.0, s.1));
         let err = StoreLock::acquire(&dir.path().join("state-b"), "migrate")
             .unwrap()
             .with_stores(std::slice::from_ref(s), "migrate")
             .err()
             .unwrap();
         assert!(err.to_string().contains("another modelenv"), "{err}");
+        other.kill().unwrap();
+        other.wait().unwrap();
     }
-    drop(first);
     StoreLock::acquire(&dir.path().join("state-b"), "migrate")
         .unwrap()
         .with_stores(&stores, "migrate")

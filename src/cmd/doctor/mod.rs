@@ -336,20 +336,7 @@ fn print_human(checks: &[Check]) {
 /// Whether `have` names the same folder as `want`: each resolved through its deepest existing
 /// folder (so a link on the way counts, as it does for the libraries), the rest compared as text.
 pub fn same_path(have: &Path, want: &Path) -> bool {
-    fn resolved(p: &Path) -> PathBuf {
-        let p = crate::settings::normalize(p);
-        if !p.is_absolute() {
-            return p;
-        }
-        for anc in p.ancestors() {
-            if let Ok(real) = anc.canonicalize() {
-                let rest = p.strip_prefix(anc).unwrap_or(Path::new(""));
-                return real.join(rest);
-            }
-        }
-        p
-    }
-    resolved(have) == resolved(want)
+    crate::fsutil::resolve_existing(have) == crate::fsutil::resolve_existing(want)
 }
 
 /// Brackets what `print_env` prints, so the shell checks find it among whatever the startup
@@ -374,24 +361,42 @@ pub fn print_env() {
 
 /// Runs a probe with stdin closed, stderr dropped, and a time limit; returns its stdout.
 /// Shared by the shell, Python and Ollama checks.
+/// Runs a probe in a process group of its own, so that whatever it leaves behind (a
+/// background job a startup file starts, which may hold the output open) is ended with it.
 fn run_probe(mut cmd: Command, timeout: Duration) -> Result<Vec<u8>> {
+    use std::os::unix::process::CommandExt;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::null())
+        .process_group(0);
+    let started = std::time::Instant::now();
     let mut child = cmd.spawn()?;
+    let group = child.id() as libc::pid_t;
+    let end_group = || {
+        // SAFETY: kill(2) with a negative pid signals the probe's own process group only.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    };
     let mut stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = stdout.read_to_end(&mut buf);
-        buf
+        let _ = tx.send(buf);
     });
-    match child.wait_timeout(timeout)? {
-        Some(_) => {}
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            anyhow::bail!("timed out after {}s", timeout.as_secs());
-        }
+    if child.wait_timeout(timeout)?.is_none() {
+        end_group();
+        let _ = child.wait();
+        anyhow::bail!("timed out after {}s", timeout.as_secs());
     }
-    Ok(reader.join().unwrap_or_default())
+    // The shell has ended; its output is complete unless something it started keeps the pipe
+    // open: that is given the rest of the time, then ended.
+    let left = timeout.saturating_sub(started.elapsed());
+    let out = rx.recv_timeout(left.min(Duration::from_millis(500)));
+    end_group();
+    Ok(match out {
+        Ok(buf) => buf,
+        Err(_) => rx
+            .recv_timeout(Duration::from_millis(200))
+            .unwrap_or_default(),
+    })
 }
