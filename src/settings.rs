@@ -113,6 +113,9 @@ pub struct Settings {
     pub unexpressible: Vec<String>,
     pub config_home: PathBuf,
     pub config_path: PathBuf,
+    /// The config file's text these settings were read from (`None`: no file), so a command
+    /// that takes the lock later can tell that another one changed it meanwhile.
+    pub config_text: Option<String>,
     /// The system-wide config every user's modelenv reads (below the user's own config).
     pub system_config_path: PathBuf,
     /// `install --system`'s undo record, journal and lock (`/var/lib/modelenv`, or
@@ -434,6 +437,7 @@ impl Settings {
             other_hub_caches,
             unexpressible,
             config_home,
+            config_text: config.original().map(str::to_owned),
             config_path,
             system_config_path,
             system_state_dir,

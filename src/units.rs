@@ -46,11 +46,19 @@ fn parse_with_unit(value: &str, units: &[(&str, u64)], what: &str) -> Result<u64
         .parse()
         .map_err(|_| anyhow::anyhow!("invalid {what} {value:?}"))?;
     let unit = v[digits..].trim().to_ascii_lowercase();
+    // Beyond 2^64 an `as` conversion would quietly saturate to a meaningless value.
+    let whole = |x: f64| -> Result<u64> {
+        if x.is_finite() && x < u64::MAX as f64 {
+            Ok(x.round() as u64)
+        } else {
+            bail!("{what} {value:?} is too large")
+        }
+    };
     if unit.is_empty() {
-        return Ok(number as u64);
+        return whole(number);
     }
     match units.iter().find(|(u, _)| *u == unit) {
-        Some((_, mult)) => Ok((number * *mult as f64).round() as u64),
+        Some((_, mult)) => whole(number * *mult as f64),
         None => bail!(
             "unknown unit {unit:?} in {value:?}; use one of {}",
             units.iter().map(|(u, _)| *u).collect::<Vec<_>>().join(", ")
@@ -132,5 +140,12 @@ mod tests {
         assert_eq!(human_size(999), "999 B");
         assert_eq!(human_size(4_100_000_000), "4.1 GB");
         assert_eq!(ago(3 * 86_400), "3 days ago");
+    }
+
+    #[test]
+    fn a_size_beyond_what_fits_is_refused() {
+        assert!(parse_size("99999999999999999999GB").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert_eq!(parse_size("18000PB").unwrap(), 18_000_000_000_000_000_000);
     }
 }

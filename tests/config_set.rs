@@ -455,3 +455,57 @@ fn the_default_location_link_follows_a_new_hf_home() {
     env.ok(&["uninstall"]);
     assert!(link.symlink_metadata().is_err());
 }
+
+#[test]
+fn install_racing_a_config_set_never_writes_the_old_location() {
+    for round in 0..6 {
+        let env = TestEnv::new();
+        env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+        let new = env.home.join("new");
+        let mut set = env.cmd(&["config", "set", "hf_home", new.to_str().unwrap(), "--apply"]);
+        let mut inst = env.cmd(&["install", "--shell", "bash", "--no-doctor"]);
+        let (a, b) = if round % 2 == 0 {
+            let a = set.spawn().unwrap();
+            (a, inst.spawn().unwrap())
+        } else {
+            let b = inst.spawn().unwrap();
+            (set.spawn().unwrap(), b)
+        };
+        let (oa, ob) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert!(oa.status.success(), "{}", stderr(&oa));
+        // install either ran fully before or after, or refused having changed nothing.
+        assert!(
+            ob.status.success() || ob.status.code() == Some(2),
+            "{}",
+            stderr(&ob)
+        );
+        assert_eq!(
+            env.var_in("bash", &["-lc"], "HF_HOME").as_deref(),
+            Some(new.to_str().unwrap().as_bytes()),
+            "round {round}: {}\n{}",
+            stderr(&oa),
+            stderr(&ob)
+        );
+    }
+}
+
+#[test]
+fn a_new_hf_home_names_the_login_token_left_in_the_old_one() {
+    let env = TestEnv::new();
+    let old = env.home.join("old");
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--no-doctor",
+        "--hf-home",
+        old.to_str().unwrap(),
+    ]);
+    fs::write(old.join("token"), "hf_x").unwrap();
+    let err = stderr(&env.ok(&["config", "set", "hf_home", "~/new"]));
+    assert!(err.contains("your Hugging Face login"), "{err}");
+    assert!(
+        err.contains(&format!("cp {}", old.join("token").display())),
+        "{err}"
+    );
+}

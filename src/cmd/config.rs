@@ -230,6 +230,25 @@ fn next_steps(before: &Settings, env: &Env, key: &str, apply: bool) -> Result<Ex
                 seen.push(real);
                 exit = worst(exit, old_store(&after, env, &old, apply)?);
             }
+            // What else lives in HF_HOME: the login token and the datasets cache stay behind.
+            if !same_home(before, &after) {
+                let token = before.hf_home.join("token");
+                if token.is_file() && !after.hf_home.join("token").exists() {
+                    ui::note(format!(
+                        "your Hugging Face login ({}) stays in the old HF_HOME: `cp {} {}` (or log in again with `hf auth login`)",
+                        show(&after, &token),
+                        shell_word(&token),
+                        shell_word(&after.hf_home.join("token"))
+                    ));
+                }
+                let datasets = before.datasets_cache();
+                if std::fs::read_dir(&datasets).is_ok_and(|mut d| d.next().is_some()) {
+                    ui::note(format!(
+                        "the datasets cache {} stays where it is (datasets rebuilds it on demand in the new HF_HOME); delete it when you no longer need it",
+                        show(&after, &datasets)
+                    ));
+                }
+            }
             // Merged (or emptied) stores are forgotten.
             let before_len = state.old_hub_caches.len();
             state
@@ -282,6 +301,10 @@ fn old_store(after: &Settings, env: &Env, old: &Path, apply: bool) -> Result<Exi
         show(after, &after.hub_cache())
     ));
     Ok(Exit::Ok)
+}
+
+fn same_home(a: &Settings, b: &Settings) -> bool {
+    resolve_existing(&a.hf_home) == resolve_existing(&b.hf_home)
 }
 
 fn worst(a: Exit, b: Exit) -> Exit {

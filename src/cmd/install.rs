@@ -45,6 +45,14 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         None
     } else {
         let c = super::begin_changes(settings, "install")?;
+        // The locations come from the config as it was before the lock: a `config set` that
+        // ran meanwhile would make this install write the old ones.
+        if fsutil::read_optional(&settings.config_path)? != settings.config_text {
+            anyhow::bail!(
+                "{} changed while install was starting (another `modelenv config set`?); nothing was changed: run install again",
+                show(settings, &settings.config_path)
+            );
+        }
         edits = plan_edits(settings, &shells, args, on_system, false)?;
         edit::check(&edits)?;
         Some(c)
