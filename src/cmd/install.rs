@@ -41,7 +41,7 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
     // an interrupted earlier run was finished).
     let mut edits = plan_edits(settings, &shells, args, on_system, true)?;
     edit::check(&edits)?;
-    let _changes = if args.dry_run {
+    let changes = if args.dry_run {
         None
     } else {
         let c = super::begin_changes(settings, "install")?;
@@ -118,6 +118,9 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         warn_if_env_differs(settings, env);
         ui::hint("open a new terminal (or start a new shell) for the variables to take effect");
     }
+    // The doctor starts shells and interpreters: not while holding the lock (a child between
+    // fork and exec holds a copy of the lock's descriptor, and the doctor changes nothing).
+    drop(changes);
     if args.no_doctor {
         return Ok(Exit::Ok);
     }
