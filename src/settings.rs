@@ -311,10 +311,19 @@ impl Settings {
         };
         let default_hf_home = cache_home.join("huggingface");
         let env_hf_home = adopted("HF_HOME", true);
+        // A login shell's own XDG_CACHE_HOME moves the libraries' default there.
+        let login_default = match (env.non_empty("XDG_CACHE_HOME"), &overrides.login_env) {
+            (None, Some(login)) => login
+                .non_empty("XDG_CACHE_HOME")
+                .map(Path::new)
+                .filter(|p| p.is_absolute())
+                .map(|p| (normalize(p).join("huggingface"), Source::LoginShell)),
+            _ => None,
+        };
         let (hf_home, hf_home_source) = pick(
             &overrides.hf_home,
             "hf_home",
-            adopted_from("HF_HOME", true),
+            adopted_from("HF_HOME", true).or(login_default),
             default_hf_home.clone(),
         )?;
         let (custom_model_dir, custom_model_dir_source) = pick(

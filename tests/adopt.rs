@@ -294,3 +294,27 @@ fn a_login_file_that_leaves_a_background_job_does_not_hold_up_install() {
             .contains("hf_home = \"/srv/hf\"")
     );
 }
+
+#[test]
+fn a_login_shells_own_xdg_cache_home_moves_the_adopted_default() {
+    common::require("bash");
+    let data = tempfile::tempdir().unwrap();
+    let env = TestEnv::new();
+    env.write(
+        ".profile",
+        &format!("export XDG_CACHE_HOME='{}'\n", data.path().display()),
+    );
+    let err = common::stderr(&env.ok(&["install", "--shell", "bash", "--no-doctor"]));
+    let want = data.path().join("huggingface");
+    assert!(
+        err.contains(&format!(
+            "HF_HOME={} (adopted from what a fresh login shell exports)",
+            want.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        env.var_in("bash", &["-lc"], "HF_HOME").as_deref(),
+        Some(want.to_str().unwrap().as_bytes())
+    );
+}
