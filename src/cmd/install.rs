@@ -47,9 +47,9 @@ pub fn run(settings: &Settings, env: &Env, args: &InstallArgs) -> Result<Exit> {
         let c = super::begin_changes(settings, "install")?;
         // The locations come from the config as it was before the lock: a `config set` that
         // ran meanwhile would make this install write the old ones.
-        if fsutil::read_optional(&settings.config_path)? != settings.config_text {
+        if let Some(key) = config_disagrees(settings)? {
             anyhow::bail!(
-                "{} changed while install was starting (another `modelenv config set`?); nothing was changed: run install again",
+                "`{key}` in {} changed while install was starting (another `modelenv config set`?); nothing was changed: run install again",
                 show(settings, &settings.config_path)
             );
         }
@@ -381,6 +381,47 @@ pub fn plan_config_file(settings: &Settings, header: &str, skip_system: bool) ->
         old: cfg.original().map(str::to_owned),
         new,
     })
+}
+
+/// A key of the config as it is now whose value is not what these settings hold (read before
+/// the lock: another `config set` ran meanwhile). An interrupted install that was just
+/// finished rewrites the file with the same values, which is no disagreement.
+fn config_disagrees(settings: &Settings) -> Result<Option<&'static str>> {
+    use crate::settings::{Source, expand_path, normalize};
+    if fsutil::read_optional(&settings.config_path)? == settings.config_text {
+        return Ok(None);
+    }
+    let cfg = Config::load(&settings.config_path)?;
+    let path = |key: &str| -> Result<Option<std::path::PathBuf>> {
+        Ok(cfg
+            .get_str(key)?
+            .map(|v| normalize(&expand_path(&v, &settings.home))))
+    };
+    let differs = |now: Option<std::path::PathBuf>, have: &std::path::Path, source: Source| {
+        source != Source::Flag && now.is_some_and(|n| n != have)
+    };
+    if differs(path("hf_home")?, &settings.hf_home, settings.hf_home_source) {
+        return Ok(Some("hf_home"));
+    }
+    if differs(
+        path("custom_model_dir")?,
+        &settings.custom_model_dir,
+        settings.custom_model_dir_source,
+    ) {
+        return Ok(Some("custom_model_dir"));
+    }
+    if let Some(b) = path("bin_dir")?
+        && settings.bin_dir.as_ref() != Some(&b)
+    {
+        return Ok(Some("bin_dir"));
+    }
+    if cfg
+        .get_bool("transformers_cache")?
+        .is_some_and(|t| t != settings.transformers_cache)
+    {
+        return Ok(Some("transformers_cache"));
+    }
+    Ok(None)
 }
 
 fn warn_if_env_differs(settings: &Settings, env: &Env) {
