@@ -71,6 +71,10 @@ pub struct State {
     /// held models: named by later runs, merged by `config set … --apply`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub old_hub_caches: Vec<PathBuf>,
+    /// `install --system` only: the system config as install last wrote it; uninstall puts
+    /// the old one back only while it is still that (an admin's later edit is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_written: Option<String>,
 }
 
 /// A file's content before modelenv first changed it (`None`: it did not exist).
@@ -103,6 +107,7 @@ impl State {
             && self.config_before.is_none()
             && self.created_dirs.is_empty()
             && self.old_hub_caches.is_empty()
+            && self.config_written.is_none()
         {
             None
         } else {

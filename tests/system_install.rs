@@ -676,3 +676,202 @@ fn walk_names(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Found by attacking install --system: each case, then the machine's state it must leave.
+#[test]
+fn install_system_keeps_every_shell_on_the_current_store_and_never_loses_an_admins_edit() {
+    let Some(m) = machine() else {
+        return;
+    };
+    let second = "/srv/second-hf";
+    m.root_ok(&[
+        "install",
+        "--system",
+        "--hf-home",
+        HF,
+        "--custom-model-dir",
+        CUSTOM,
+    ]);
+    // A later install for bash alone with a new store moves zsh and fish along.
+    m.root_ok(&[
+        "install",
+        "--system",
+        "--shell",
+        "bash",
+        "--hf-home",
+        second,
+        "--custom-model-dir",
+        CUSTOM,
+    ]);
+    for (shell, flags) in [
+        ("zsh", &["-c"][..]),
+        ("fish", &["-c"]),
+        ("bash", &["-l", "-c"]),
+    ] {
+        assert_eq!(
+            m.fresh(shell, flags, &m.user_home)[0].as_deref(),
+            Some(second),
+            "{shell} {flags:?}"
+        );
+    }
+    // The admin edits the config install created: uninstall keeps it, and says so.
+    let cfg = m.etc.join("modelenv/config.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("bin_dir = \"/opt/site/bin\" # ADMIN\n");
+    std::fs::write(&cfg, &text).unwrap();
+    let out = m.root_ok(&["uninstall", "--system"]);
+    assert!(
+        stderr(&out).contains("changed since install --system wrote it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+    assert_eq!(m.fresh("zsh", &["-c"], &m.user_home), vec![None; 4]);
+}
+
+#[test]
+fn install_system_under_a_strict_umask_is_readable_by_every_user() {
+    let Some(m) = machine() else {
+        return;
+    };
+    let mut argv = vec![
+        "sh",
+        "-c",
+        "umask 077; exec \"$@\"",
+        "sh",
+        m.bin.to_str().unwrap(),
+    ];
+    argv.extend([
+        "install",
+        "--system",
+        "--hf-home",
+        HF,
+        "--custom-model-dir",
+        CUSTOM,
+    ]);
+    let out = m.run(
+        false,
+        &[("HOME", &m.root_home), ("SHELL", Path::new("/bin/bash"))],
+        &argv,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(m.etc.join("modelenv"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    for (shell, flags) in [
+        ("zsh", &["-c"][..]),
+        ("fish", &["-c"]),
+        ("bash", &["-l", "-c"]),
+    ] {
+        assert_eq!(
+            m.fresh(shell, flags, &m.user_home),
+            shared(),
+            "{shell} {flags:?}"
+        );
+    }
+    // The user's own modelenv reads the system config.
+    let out = m.run(
+        true,
+        &[("HOME", &m.user_home), ("USER", Path::new("nobody"))],
+        &[m.bin.to_str().unwrap(), "config", "get", "hf_home"],
+    );
+    assert_eq!(stdout(&out).trim(), HF, "{}", stderr(&out));
+}
+
+#[test]
+fn a_store_other_users_cannot_reach_or_a_lost_record_is_said_not_ignored() {
+    let Some(m) = machine() else {
+        return;
+    };
+    // A store under a folder only root can search.
+    let private = m.root_home.join("private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&m.root_home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let before = m.etc_snapshot();
+    let out = m.root(&[
+        "install",
+        "--system",
+        "--hf-home",
+        private.join("hf").to_str().unwrap(),
+        "--custom-model-dir",
+        CUSTOM,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("other users cannot get through"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(m.etc_snapshot(), before);
+    std::fs::set_permissions(&m.root_home, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // The undo record lost (a node image that bakes /etc but not /var/lib): uninstall names
+    // the blocks it cannot take out, instead of "nothing to uninstall".
+    m.root_ok(&[
+        "install",
+        "--system",
+        "--hf-home",
+        HF,
+        "--custom-model-dir",
+        CUSTOM,
+    ]);
+    std::fs::remove_dir_all(m.env.tmp.path().join("var/lib/modelenv")).unwrap();
+    let out = m.root(&["uninstall", "--system"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/etc/profile.d/modelenv.sh"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("nothing to uninstall"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_users_shell_the_system_files_leave_out_gets_its_own_block() {
+    let Some(m) = machine() else {
+        return;
+    };
+    m.root_ok(&[
+        "install",
+        "--system",
+        "--shell",
+        "bash",
+        "--hf-home",
+        HF,
+        "--custom-model-dir",
+        CUSTOM,
+    ]);
+    let home = m.user_home.clone();
+    let mut argv = vec![m.bin.to_str().unwrap()];
+    argv.extend([
+        "install",
+        "--no-doctor",
+        "--shell",
+        "zsh",
+        "--shell",
+        "bash",
+    ]);
+    let out = m.run(
+        true,
+        &[
+            ("HOME", &home),
+            ("USER", Path::new("nobody")),
+            ("SHELL", Path::new("/bin/bash")),
+        ],
+        &argv,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no system startup file gives zsh the system store"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(m.fresh("zsh", &["-c"], &home), shared());
+    assert_eq!(m.fresh("bash", &["-l", "-c"], &home), shared());
+}

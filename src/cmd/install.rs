@@ -163,15 +163,27 @@ fn plan_edits(
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
 
-    if !args.no_modify_profile && !on_system {
-        for &shell in shells {
+    // On the system store, a shell whose system files do not export it (installed later,
+    // left out of install --system) gets the user's own block.
+    let (own, follow): (Vec<Shell>, Vec<Shell>) = shells
+        .iter()
+        .partition(|s| !on_system || !super::system::exports_for(**s));
+    if !args.no_modify_profile {
+        for &shell in &own {
+            if on_system && talk {
+                ui::note(format!(
+                    "no system startup file gives {shell} the system store: your own block gives it its locations"
+                ));
+            }
             edits.extend(plan_profile(settings, shell, &mut state)?);
         }
-    } else if !args.no_modify_profile
+    }
+    if !args.no_modify_profile
+        && !follow.is_empty()
         && let Some(dir) = super::system::own_bin_dir(settings)
     {
         // The system files give the locations; modelenv's own folder still needs PATH.
-        for &shell in shells {
+        for &shell in &follow {
             let system_file = match shell {
                 Shell::Fish => shell.system_targets().ok().and_then(|t| t.first().cloned()),
                 _ => None,

@@ -65,6 +65,18 @@ pub fn install(settings: &Settings, args: &InstallArgs) -> Result<Exit> {
         }
     }
     crate::settings::check_locations(&sys)?;
+    for p in [&sys.hf_home, &sys.custom_model_dir] {
+        if let Some(dir) = unreachable_by_others(p) {
+            bail!(
+                "{} is for every user, but other users cannot get through {} (not searchable by all); choose a folder outside it or `chmod a+x` it; nothing was changed",
+                p.display(),
+                dir.display()
+            );
+        }
+    }
+    // Every user reads what this creates: folders 0755 and files 0644 whatever root's umask.
+    // SAFETY: umask(2) only sets this process's file mode mask.
+    unsafe { libc::umask(0o022) };
     let shells = pick_shells(&args.shells);
     // Planned and checked first, so a refusal changes nothing; planned again under the lock.
     let mut edits = plan_install(&sys, &shells)?;
@@ -126,6 +138,15 @@ pub fn install(settings: &Settings, args: &InstallArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// The existing folder on the way to `p` (itself included) that other users cannot search.
+fn unreachable_by_others(p: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    p.ancestors()
+        .filter_map(|a| std::fs::metadata(a).ok().map(|m| (a, m)))
+        .find(|(_, m)| m.is_dir() && m.permissions().mode() & 0o001 == 0)
+        .map(|(a, _)| a.to_path_buf())
+}
+
 /// The file or folder on the way to `p` that other users cannot get through, if any.
 fn unreadable_by_others(p: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -144,7 +165,18 @@ fn unreadable_by_others(p: &Path) -> Option<PathBuf> {
 fn plan_install(sys: &Settings, shells: &[Shell]) -> Result<Vec<Edit>> {
     let mut state = State::load(&sys.state_dir)?;
     let mut edits = Vec::new();
-    for &shell in shells {
+    // The shells an earlier install --system gave the exports keep getting the current ones
+    // (a later `--shell bash` with a new store must not leave zsh on the old).
+    let mut shells = shells.to_vec();
+    for shell in shell::ALL {
+        let recorded = shell
+            .system_targets()
+            .is_ok_and(|ts| ts.iter().any(|t| state.files.contains_key(&t.path)));
+        if recorded && !shells.contains(&shell) {
+            shells.push(shell);
+        }
+    }
+    for &shell in &shells {
         let targets = shell.system_targets()?;
         edits.extend(super::install::plan_blocks(
             sys,
@@ -162,6 +194,9 @@ fn plan_install(sys: &Settings, shells: &[Shell]) -> Result<Vec<Edit>> {
         state.config_before = Some(Before {
             text: config.old.clone(),
         });
+    }
+    if state.config_before.is_some() {
+        state.config_written = config.new.clone();
     }
     edits.push(config);
     for e in edits.iter().filter(|e| e.changes() && e.new.is_some()) {
@@ -218,7 +253,17 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         eprintln!("removed the folder {}", d.display());
     }
     if changed.is_empty() {
-        eprintln!("nothing to uninstall: install --system changed no file here");
+        let blocks = system_files_with_blocks();
+        if blocks.is_empty() {
+            eprintln!("nothing to uninstall: install --system changed no file here");
+        } else {
+            ui::warn(format!(
+                "no undo record in {} names them, but {} hold a modelenv block: left as they are (the record is gone, or another state folder has it); remove the blocks by hand",
+                sys.state_dir.display(),
+                blocks.join(", ")
+            ));
+            return Ok(Exit::Problems);
+        }
     }
     Ok(Exit::Ok)
 }
@@ -270,15 +315,52 @@ fn plan_uninstall(sys: &Settings) -> Result<(Vec<Edit>, Vec<PathBuf>)> {
         let path = sys.config_path.clone();
         let real = fsutil::resolve_link(&path)?;
         let old = fsutil::read_optional(&real)?;
-        edits.push(Edit {
-            path,
-            real,
-            old,
-            new: before.text,
-        });
+        let written = state.config_written.take();
+        if written.is_some() && old != written {
+            // Edited since install wrote it: the admin's, kept as it is.
+            ui::warn(format!(
+                "{} changed since install --system wrote it: left as it is (delete it, or put back what it held before, by hand)",
+                path.display()
+            ));
+        } else {
+            edits.push(Edit {
+                path,
+                real,
+                old,
+                new: before.text,
+            });
+        }
     }
     edits.push(state.edit(&sys.state_dir)?);
     Ok((edits, dirs))
+}
+
+/// The system startup files that hold a modelenv block.
+fn system_files_with_blocks() -> Vec<String> {
+    shell::ALL
+        .into_iter()
+        .filter_map(|s| s.system_targets().ok())
+        .flatten()
+        .filter(|t| {
+            fsutil::read_optional(&t.path)
+                .ok()
+                .flatten()
+                .is_some_and(|text| text.contains(crate::block::BEGIN))
+        })
+        .map(|t| t.path.display().to_string())
+        .collect()
+}
+
+/// Whether a system startup file of `shell` exports the system store (holds the block).
+pub fn exports_for(shell: Shell) -> bool {
+    shell.system_targets().is_ok_and(|ts| {
+        ts.iter().any(|t| {
+            fsutil::read_optional(&t.path)
+                .ok()
+                .flatten()
+                .is_some_and(|text| text.contains(crate::block::BEGIN))
+        })
+    })
 }
 
 /// Whether this user's locations are the system store's: the hub from the system config and
@@ -313,18 +395,7 @@ pub fn tell_user(settings: &Settings, on_system: bool) {
         return;
     };
     let custom = cfg.get_str("custom_model_dir").ok().flatten();
-    let files: Vec<String> = shell::ALL
-        .into_iter()
-        .filter_map(|s| s.system_targets().ok())
-        .flatten()
-        .filter(|t| {
-            fsutil::read_optional(&t.path)
-                .ok()
-                .flatten()
-                .is_some_and(|text| text.contains(crate::block::BEGIN))
-        })
-        .map(|t| t.path.display().to_string())
-        .collect();
+    let files = system_files_with_blocks();
     let exported = if files.is_empty() {
         "no system startup file exports it".to_owned()
     } else {
