@@ -116,7 +116,22 @@ pub fn plan(
             stale.join(", ")
         );
     }
+    let repo_blobs = hub
+        .join(crate::stores::hub::folder_name(&repo_type, &repo))
+        .join("blobs");
     for f in &found.files {
+        // A file with another name besides (a backup made with `ln`) would make that name the
+        // central blob too; one whose other name is already its central blob was imported.
+        if let Ok(m) = std::fs::symlink_metadata(&f.path)
+            && m.nlink() > 1
+            && !std::fs::symlink_metadata(repo_blobs.join(&f.etag))
+                .is_ok_and(|b| (b.dev(), b.ino()) == (m.dev(), m.ino()))
+        {
+            bail!(
+                "{} has other hard links: importing it would make them the central blob too; copy it (`cp --remove-destination`) or remove the other names first",
+                f.path.display()
+            );
+        }
         if crate::stores::downloads::lock_held(&localdir::lock_path(dir, &f.filename)) {
             bail!(
                 "huggingface_hub is downloading {} (its lock is held); run migrate when it is done",

@@ -288,7 +288,35 @@ fn dedupe_links_local_dir_files_to_central_blobs_and_keeps_their_metadata_valid(
             f.name
         );
         assert_eq!(fs::read(&local).unwrap(), f.data);
+        assert_eq!(
+            fs::metadata(&local).unwrap().mode() & 0o222,
+            0,
+            "{} is still writable",
+            f.name
+        );
     }
+    // A user's program that rewrites the file in place (`cp` onto it, a save to the same
+    // path) would rewrite the central blob through the link: it is refused instead.
+    let local = dl.join(files[1].name);
+    use std::os::unix::fs::PermissionsExt;
+    for p in [env.tmp.path(), &env.home, &env.home.join("models"), &dl] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::os::unix::fs::chown(&local, Some(65534), Some(65534)).unwrap();
+    let w = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .args(["sh", "-c", "printf 'fine-tuned' > \"$0\""])
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert!(
+        !w.status.success(),
+        "the user rewrote a linked file in place"
+    );
+    assert_eq!(
+        fs::read(repo.join("blobs").join(files[1].etag())).unwrap(),
+        files[1].data
+    );
     let after = read_metadata(&dl, &files);
     for f in &files {
         assert_eq!(after[f.name], json!([commit, f.etag()]), "{}", f.name);
@@ -458,6 +486,8 @@ fn migrate_local_dir_gives_a_repo_huggingface_hub_loads_and_keeps_the_folder() {
         assert_eq!(m.ino(), *ino);
         assert_eq!(fs::metadata(blobs.join(f.etag())).unwrap().ino(), *ino);
         assert_eq!(fs::read(dl.join(f.name)).unwrap(), f.data);
+        // One file with two names, the central blob's among them: read-only.
+        assert_eq!(m.mode() & 0o222, 0, "{} is still writable", f.name);
     }
     let meta = read_metadata(&dl, &files);
     for f in &files {
@@ -883,4 +913,37 @@ fn a_download_reached_through_the_custom_folder_and_dir_is_listed_once() {
         .unwrap();
     assert_eq!(listed.len(), 1, "{r:#}");
     assert_eq!(r["hidden_copies"]["migrate_bytes"], total(&files));
+}
+
+#[test]
+fn migrate_local_dir_refuses_a_file_with_another_hard_link() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.home.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 3600);
+    // The user's backup shares the weights' inode: importing would make it the central blob.
+    let backup = env.home.join("backup-of-weights.bin");
+    fs::hard_link(dl.join(files[1].name), &backup).unwrap();
+    let before = env.snapshot();
+    let out = env.run(&[
+        "migrate",
+        "--local-dir",
+        dl.to_str().unwrap(),
+        "--repo",
+        "org/tiny",
+        "--apply",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("has other hard links"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(env.user_changes(&before), Vec::<PathBuf>::new());
+    assert!(
+        !env.home
+            .join(".cache/huggingface/hub/models--org--tiny")
+            .exists()
+    );
 }

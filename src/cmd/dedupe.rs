@@ -119,7 +119,8 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
             },
         };
         let keep_meta = std::fs::metadata(&keep).ok();
-        let keep_mode = keep_meta.as_ref().map(|m| m.mode() & 0o7777);
+        // Write bits aside: a linked file is made read-only (see fsops), the rest must match.
+        let keep_mode = keep_meta.as_ref().map(|m| m.mode() & 0o7555);
         let keep_mtime = keep_meta
             .as_ref()
             .map(|m| m.mtime() as f64 + m.mtime_nsec() as f64 / 1e9);
@@ -146,7 +147,7 @@ pub fn run(settings: &Settings, args: &DedupeArgs) -> Result<Exit> {
                 continue;
             }
             // A link shares the kept file's permissions: never widen who may read a file.
-            if meta.as_ref().map(|m| m.mode() & 0o7777) != keep_mode {
+            if meta.as_ref().map(|m| m.mode() & 0o7555) != keep_mode {
                 out.skipped.push(Skipped {
                     path: c,
                     reason: "its permissions differ from the kept copy's".into(),

@@ -67,6 +67,8 @@ fn other_stores(settings: &Settings, args: &MigrateArgs) -> Result<Vec<PathBuf>>
 #[derive(Serialize)]
 struct LocalReport {
     applied: bool,
+    /// Every operation happened (false: some were refused at apply time and reported).
+    complete: bool,
     import: crate::migrate_local::Import,
     operations: Vec<OpView>,
     /// With `--apply`: bytes of file data read (each imported file is checked against its
@@ -87,6 +89,7 @@ fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit
         crate::migrate_local::plan(settings, &dir, args.repo.as_deref(), &args.repo_type)?;
     let mut report = LocalReport {
         applied: args.apply,
+        complete: true,
         import,
         operations: plan.views(),
         bytes_read: None,
@@ -102,13 +105,19 @@ fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit
             crate::ui::warn(p);
             code = Exit::Problems;
         }
+        report.complete = outcome.complete();
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);
     }
     let i = &report.import;
-    let (verb, would) = if args.apply {
+    let (verb, would) = if !report.complete {
+        (
+            "stopped: some of the import was refused (see above) of",
+            "would ",
+        )
+    } else if args.apply {
         ("imported", "")
     } else {
         ("would import", "would ")

@@ -492,6 +492,7 @@ impl Run {
                 rustix::fs::linkat(&rk.dir, rk.name(), &ra.dir, ra.name(), AtFlags::empty())
                     .map_err(|e| io(&ra.path, e))?;
                 let _ = rustix::fs::fsync(&ra.dir);
+                read_only(&ra.dir, ra.name(), k.ino);
                 Ok(Status::Done)
             }
             Action::Check { target, verify } => {
@@ -774,6 +775,35 @@ impl Run {
         }
         rustix::fs::renameat(&rc.dir, &tmp, &rc.dir, rc.name()).map_err(|e| io(&rc.path, e))?;
         let _ = rustix::fs::fsync(&rc.dir);
+        if kind == LinkKind::Hard {
+            read_only(&rc.dir, rc.name(), k.ino);
+        }
         Ok(Status::Done)
+    }
+}
+
+/// Takes the write bits off a file that now has several names (a hard link made by dedupe or
+/// link_back): a program that rewrites one name in place (`cp` onto it, a save to the same
+/// path) would change every name's content, the central blob's too; read-only, it fails
+/// instead (for users other than root). Best effort: the link stands either way. Acts on a
+/// handle opened without following links and checked to be that file.
+fn read_only(dir: &std::os::fd::OwnedFd, name: &OsStr, ino: u64) {
+    let Ok(fd) = rustix::fs::openat(
+        dir,
+        name,
+        rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC
+            | rustix::fs::OFlags::NOCTTY,
+        rustix::fs::Mode::empty(),
+    ) else {
+        return;
+    };
+    let Ok(st) = rustix::fs::fstat(&fd) else {
+        return;
+    };
+    if st.st_ino == ino && st.st_mode & 0o222 != 0 {
+        let _ = rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(st.st_mode & 0o7555));
     }
 }
