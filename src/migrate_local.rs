@@ -259,6 +259,15 @@ pub fn plan_stray(settings: &Settings, dir: &Path, plan: &mut Plan) -> Result<St
             }
         }
     }
+    // A relative link that climbs out of the folder (into a repo's blobs) would point
+    // nowhere once the folder moves.
+    if let Some(link) = link_out_of(dir) {
+        bail!(
+            "{} links out of {} (relative links into the hub cache would break once it moves); replace it by the file it points to first",
+            link.display(),
+            dir.display()
+        );
+    }
     let name = dir.file_name().context("a folder with no name")?;
     let to = settings.custom_model_dir.join(name);
     if fs::symlink_metadata(&to).is_ok() {
@@ -277,9 +286,42 @@ pub fn plan_stray(settings: &Settings, dir: &Path, plan: &mut Plan) -> Result<St
     })
 }
 
+/// A relative symbolic link under `dir` whose target lies outside it, if any. Reads only.
+fn link_out_of(dir: &Path) -> Option<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).ok()?.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_symlink()
+                && let Ok(target) = fs::read_link(&p)
+                && target.is_relative()
+                && !crate::settings::normalize(&d.join(&target)).starts_with(dir)
+            {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a fixture made by hand
+    fn a_relative_link_out_of_a_folder_is_found() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("conv");
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::os::unix::fs::symlink("../inside", d.join("sub/ok")).unwrap();
+        assert_eq!(link_out_of(&d), None);
+        std::os::unix::fs::symlink("../../models--o--m/blobs/x", d.join("sub/out")).unwrap();
+        assert_eq!(link_out_of(&d), Some(d.join("sub/out")));
+    }
 
     #[test]
     fn snapshot_links_climb_out_of_subfolders() {

@@ -947,3 +947,45 @@ fn migrate_local_dir_refuses_a_file_with_another_hard_link() {
             .exists()
     );
 }
+
+#[test]
+fn migrate_stray_refuses_links_out_of_it_and_keeps_mtimes_across_filesystems() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let repo = central(&env, "org/tiny-llama", &commit, &files);
+    let hub = env.home.join(".cache/huggingface/hub");
+    // An old `local_dir_use_symlinks` download into the hub: links into a repo's blobs.
+    let linked = hub.join("conv");
+    fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(
+        format!("../models--org--tiny-llama/blobs/{}", files[1].etag()),
+        linked.join("model.safetensors"),
+    )
+    .unwrap();
+    let out = env.run(&["migrate", "--stray", linked.to_str().unwrap(), "--apply"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("links out of"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(linked.join("model.safetensors").exists());
+    assert!(repo.join("blobs").join(files[1].etag()).exists());
+
+    // Moved to another filesystem, a file keeps its mtime (download metadata depends on it).
+    let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    let env = env.with_env("CUSTOM_MODEL_DIR", shm.path().to_str().unwrap());
+    let stray = hub.join("tiny-4bit");
+    fs::create_dir_all(&stray).unwrap();
+    fs::write(stray.join("model.safetensors"), vec![7u8; 4096]).unwrap();
+    let old = filetime::FileTime::from_unix_time(1_600_000_000, 0);
+    filetime::set_file_mtime(stray.join("model.safetensors"), old).unwrap();
+    env.ok(&["migrate", "--stray", stray.to_str().unwrap(), "--apply"]);
+    let moved = shm.path().join("tiny-4bit/model.safetensors");
+    assert_eq!(fs::read(&moved).unwrap(), vec![7u8; 4096]);
+    assert_eq!(
+        filetime::FileTime::from_last_modification_time(&fs::metadata(&moved).unwrap()),
+        old
+    );
+}

@@ -309,8 +309,17 @@ pub(crate) fn copy_file_hashed(
         h.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(|e| Failure::io(path, e))?;
     }
+    keep_mtime(&from, &out);
     out.sync_all().map_err(|e| Failure::io(path, e))?;
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Gives a copy its original's modification time, as a rename would keep it (huggingface_hub
+/// trusts a `--local-dir` file's download metadata by its mtime). Best effort.
+fn keep_mtime(from: &std::fs::File, to: &std::fs::File) {
+    if let Ok(m) = from.metadata().and_then(|m| m.modified()) {
+        let _ = to.set_modified(m);
+    }
 }
 
 /// Copies the file, folder or link `name` of `src` to the new name `to` in `dst`: files
@@ -347,6 +356,7 @@ pub(crate) fn copy(
                 count(n as u64);
                 n_total += n as u64;
             }
+            keep_mtime(&from, &out);
             out.sync_all().map_err(|e| Failure::io(path, e))?;
             Ok(n_total)
         }
