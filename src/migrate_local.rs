@@ -79,6 +79,9 @@ pub fn plan(
         bail!("{} holds no downloaded file to import", dir.display());
     }
     let (repo, repo_type) = match (repo, &found.repo) {
+        (Some(r), Some(held)) if r != held => bail!(
+            "--repo {r}: the central store already holds these files as {held}; pass --repo {held} (or leave --repo out), nothing was changed"
+        ),
         (Some(r), _) => (r.to_owned(), repo_type.to_owned()),
         (None, Some(r)) => (r.clone(), found.repo_type.unwrap_or("model").to_owned()),
         (None, None) => bail!(
@@ -86,8 +89,10 @@ pub fn plan(
             dir.display()
         ),
     };
-    if repo.split('/').count() > 2 || repo.split('/').any(|p| p.is_empty() || p == "..") {
-        bail!("{repo} is not a repo id; pass --repo ORG/NAME");
+    if !valid_repo_id(&repo) {
+        bail!(
+            "{repo} is not a repo id (ORG/NAME or NAME: letters, digits, `-`, `_`, `.`; no `--` or `..`, not starting or ending with `-` or `.`); pass --repo ORG/NAME"
+        );
     }
     let [commit] = found.commits.as_slice() else {
         bail!(
@@ -286,6 +291,23 @@ pub fn plan_stray(settings: &Settings, dir: &Path, plan: &mut Plan) -> Result<St
     })
 }
 
+/// A repo id as huggingface_hub's `validate_repo_id` accepts it (and one that reads back
+/// from its cache folder name unchanged: no `--`).
+fn valid_repo_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('/').collect();
+    parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 96
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && !p.starts_with(['-', '.'])
+                && !p.ends_with(['-', '.'])
+                && !p.contains("--")
+                && !p.contains("..")
+        })
+}
+
 /// A relative symbolic link under `dir` whose target lies outside it, if any. Reads only.
 fn link_out_of(dir: &Path) -> Option<PathBuf> {
     let mut stack = vec![dir.to_path_buf()];
@@ -310,6 +332,26 @@ fn link_out_of(dir: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repo_ids_are_checked_as_huggingface_hub_checks_them() {
+        for ok in ["org/name", "gpt2", "Org-1/na.me_2"] {
+            assert!(valid_repo_id(ok), "{ok}");
+        }
+        for bad in [
+            ".",
+            "org/.",
+            "org/na me",
+            "org/a--b",
+            "a/b/c",
+            "org/",
+            "-x/y",
+            "x/y.",
+            "a..b",
+        ] {
+            assert!(!valid_repo_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     #[allow(clippy::disallowed_methods)] // a fixture made by hand

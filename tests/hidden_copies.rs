@@ -507,6 +507,20 @@ fn migrate_local_dir_infers_the_repo_and_imports_only_what_is_missing() {
     central(&env, "org/tiny-llama", &commit, &files[..2]);
     let dl = env.home.join("models/tiny-llama");
     local_dir_download(&env, &dl, &commit, &files, 0);
+    // Another name than the repo that holds these files, or no repo id at all: refused.
+    let before = env.snapshot();
+    for wrong in ["org/other", "org/na me", "org/a--b"] {
+        let out = env.run(&[
+            "migrate",
+            "--local-dir",
+            dl.to_str().unwrap(),
+            "--repo",
+            wrong,
+            "--apply",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{wrong}: {}", common::stderr(&out));
+    }
+    assert_eq!(env.user_changes(&before), Vec::<PathBuf>::new());
     let r = json_of(&env.ok(&[
         "migrate",
         "--local-dir",
