@@ -318,3 +318,35 @@ fn a_login_shells_own_xdg_cache_home_moves_the_adopted_default() {
         Some(want.to_str().unwrap().as_bytes())
     );
 }
+
+#[test]
+fn the_doctor_names_a_users_hf_home_that_hides_the_system_store() {
+    let env = TestEnv::new();
+    let sys = env.tmp.path().join("etc/modelenv/config.toml");
+    fs::create_dir_all(sys.parent().unwrap()).unwrap();
+    fs::write(&sys, "hf_home = \"/srv/shared-hf\"\n").unwrap();
+    let shadow = |env: &TestEnv| -> Option<Value> {
+        let out = env.run(&["doctor", "--no-probe", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "shared.shadow")
+            .cloned()
+    };
+    // Following the system store: nothing to say.
+    assert_eq!(shadow(&env), None);
+    // A config of the user's own hides it.
+    env.write(".config/modelenv/config.toml", "hf_home = \"~/mine\"\n");
+    let c = shadow(&env).expect("no shared.shadow check");
+    assert_eq!(c["status"], "warn");
+    assert!(
+        c["message"].as_str().unwrap().contains("/srv/shared-hf"),
+        "{c}"
+    );
+    assert!(
+        c["hint"].as_str().unwrap().contains("remove `hf_home`"),
+        "{c}"
+    );
+}

@@ -518,7 +518,12 @@ fn migrate_local_dir_infers_the_repo_and_imports_only_what_is_missing() {
             wrong,
             "--apply",
         ]);
-        assert_eq!(out.status.code(), Some(2), "{wrong}: {}", common::stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{wrong}: {}",
+            common::stderr(&out)
+        );
     }
     assert_eq!(env.user_changes(&before), Vec::<PathBuf>::new());
     let r = json_of(&env.ok(&[

@@ -64,13 +64,50 @@ fn is_shared(store: &Path) -> bool {
     m.uid() != me || m.mode() & 0o2020 != 0 || has_default_acl(store)
 }
 
+/// A store of this user's own that hides the machine's system store (`install --system`).
+fn shadow(settings: &Settings) -> Option<Check> {
+    let cfg = crate::config::Config::load(&settings.system_config_path).ok()?;
+    let raw = cfg.get_str("hf_home").ok()??;
+    let system = crate::settings::expand_path(&raw, &settings.home);
+    if crate::fsutil::resolve_existing(&system)
+        == crate::fsutil::resolve_existing(&settings.hf_home)
+    {
+        return None;
+    }
+    let fix = match settings.hf_home_source {
+        crate::settings::Source::Config => format!(
+            "to share it, remove `hf_home` from {} and run `modelenv install` again",
+            settings.config_path.display()
+        ),
+        crate::settings::Source::Environment | crate::settings::Source::LoginShell => {
+            "to share it, remove the HF_HOME export that sets it (the doctor's shell checks name the line)".to_owned()
+        }
+        _ => "to share it, drop --hf-home".to_owned(),
+    };
+    Some(
+        Check::new(
+            "shared.shadow",
+            Status::Warn,
+            format!(
+                "your HF_HOME {} ({}) hides this machine's shared store {} ({}): what you download is not shared",
+                settings.hf_home.display(),
+                settings.hf_home_source.describe(),
+                system.display(),
+                settings.system_config_path.display()
+            ),
+        )
+        .hint(fix)
+        .path(&settings.hf_home),
+    )
+}
+
 pub fn checks(settings: &Settings) -> Vec<Check> {
     let store = &settings.hf_home;
+    let mut out: Vec<Check> = shadow(settings).into_iter().collect();
     if !is_shared(store) {
-        return Vec::new();
+        return out;
     }
     let hub = settings.hub_cache();
-    let mut out = Vec::new();
     let kind = fs_type(store);
     let network = matches!(
         kind.as_str(),
