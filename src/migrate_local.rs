@@ -330,6 +330,7 @@ fn link_out_of(dir: &Path) -> Option<PathBuf> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are made by hand
 mod tests {
     use super::*;
 
@@ -354,7 +355,6 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::disallowed_methods)] // a fixture made by hand
     fn a_relative_link_out_of_a_folder_is_found() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("conv");
