@@ -173,10 +173,21 @@ pub fn plan(
     // then each moves and is linked back, and only then the snapshot links are made.
     let mut moving: HashSet<&str> = HashSet::new();
     let mut to_move = Vec::new();
+    let mut central_checks = Vec::new();
     for f in &found.files {
         let blob = repo_path.join("blobs").join(&f.etag);
         match fs::symlink_metadata(&blob) {
             Ok(m) if m.is_file() && m.len() == f.bytes => {
+                // The snapshot will point at it: it must hold its name's content (checked
+                // again right before the first change).
+                if crate::fsops::planner_name_matches(&blob, &f.etag)? == Some(false) {
+                    bail!(
+                        "the central blob {} is damaged (its content is not what its name promises): the snapshot would serve it for {}; delete that blob (this download has the good copy) and run this again; nothing was changed",
+                        blob.display(),
+                        f.path.display()
+                    );
+                }
+                central_checks.push((blob, f.etag.clone()));
                 import.already_central_bytes += f.bytes;
             }
             Ok(_) => bail!(
@@ -203,6 +214,27 @@ pub fn plan(
             }
         }
     }
+    let mut links = Vec::new();
+    for f in &found.files {
+        let link = snapshot.join(&f.filename);
+        let target = snapshot_target(&f.filename, &f.etag);
+        match fs::symlink_metadata(&link) {
+            Err(_) => links.push((link, target)),
+            Ok(m) if m.file_type().is_symlink() && fs::read_link(&link)? == target => {}
+            Ok(_) => bail!(
+                "{} is already in the snapshot and is not a link to the blob {}; nothing was changed",
+                link.display(),
+                f.etag
+            ),
+        }
+    }
+    // With anything to change, the central blobs the snapshot points at are checked again
+    // right before the first change.
+    if !to_move.is_empty() || !links.is_empty() {
+        for (blob, etag) in central_checks {
+            plan.check(&hub_root, &blob, Verify::Name(etag))?;
+        }
+    }
     for (f, blob) in to_move {
         plan.move_to(
             &local_root,
@@ -213,18 +245,8 @@ pub fn plan(
         )?;
         plan.link_back(&local_root, &f.path, &hub_root, &blob)?;
     }
-    for f in &found.files {
-        let link = snapshot.join(&f.filename);
-        let target = snapshot_target(&f.filename, &f.etag);
-        match fs::symlink_metadata(&link) {
-            Err(_) => plan.symlink(&hub_root, &link, &target)?,
-            Ok(m) if m.file_type().is_symlink() && fs::read_link(&link)? == target => {}
-            Ok(_) => bail!(
-                "{} is already in the snapshot and is not a link to the blob {}; nothing was changed",
-                link.display(),
-                f.etag
-            ),
-        }
+    for (link, target) in links {
+        plan.symlink(&hub_root, &link, &target)?;
     }
     Ok((import, plan))
 }

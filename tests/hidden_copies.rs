@@ -1008,3 +1008,27 @@ fn migrate_stray_refuses_links_out_of_it_and_keeps_mtimes_across_filesystems() {
         old
     );
 }
+
+#[test]
+fn migrate_local_dir_refuses_to_point_a_snapshot_at_a_damaged_central_blob() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let repo = central(&env, "org/tiny-llama", &commit, &files[..2]);
+    // Bit rot: the weights' blob keeps its name and size, not its content.
+    let blob = repo.join("blobs").join(files[1].etag());
+    let mut rotten = files[1].data.clone();
+    rotten[0] ^= 0xff;
+    fs::write(&blob, &rotten).unwrap();
+    let dl = env.home.join("models/tiny-llama");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+    let before = env.snapshot();
+    let out = env.run(&["migrate", "--local-dir", dl.to_str().unwrap(), "--apply"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("is damaged"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(env.user_changes(&before), Vec::<PathBuf>::new());
+}
