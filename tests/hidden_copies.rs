@@ -1032,3 +1032,30 @@ fn migrate_local_dir_refuses_to_point_a_snapshot_at_a_damaged_central_blob() {
     );
     assert_eq!(env.user_changes(&before), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn prune_keeps_an_import_whose_files_the_local_dir_still_holds() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.home.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+    env.ok(&[
+        "migrate",
+        "--local-dir",
+        dl.to_str().unwrap(),
+        "--repo",
+        "org/tiny",
+        "--apply",
+    ]);
+    // The import has no ref (pinned by its commit): prune would offer it, yet its blobs are
+    // the local folder's files too, so deleting them frees nothing.
+    let before = env.snapshot();
+    let r = json_of(&env.ok(&["prune", "--apply", "--include-unreferenced", "--json"]));
+    assert_eq!(r["freed_bytes"], 0, "{r:#}");
+    assert_eq!(env.user_changes(&before), Vec::<PathBuf>::new());
+    let view = hub_view(&env, "org/tiny", &commit, &files);
+    for f in &files {
+        assert_eq!(view["loaded"][f.name], hex(&f.data), "{}", f.name);
+    }
+}

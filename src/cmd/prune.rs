@@ -26,6 +26,24 @@ fn keep_reason(
     min_age: Option<f64>,
     args: &PruneArgs,
 ) -> Option<String> {
+    // Every file it would delete has another name (a hard link dedupe or `migrate
+    // --local-dir` made): deleting frees nothing and only takes the central copy away.
+    let has_other_names = |p: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.nlink() > 1)
+    };
+    let linked = match r.kind {
+        ReclaimKind::Orphan => has_other_names(&r.path),
+        ReclaimKind::Detached | ReclaimKind::Unreferenced => {
+            !r.blobs.is_empty() && r.blobs.iter().all(|b| has_other_names(b))
+        }
+        ReclaimKind::Incomplete => false,
+    };
+    if linked {
+        return Some(
+            "its files have other names (hard links to a local folder or another store): deleting would free nothing".into(),
+        );
+    }
     if r.kind == ReclaimKind::Unreferenced && !args.include_unreferenced {
         return Some(format!(
             "a revision of {}, which has no ref (downloaded by commit); --include-unreferenced frees it",

@@ -196,6 +196,9 @@ impl FileInfo {
             mtime: st.st_mtime as f64 + st.st_mtime_nsec as f64 / 1e9,
             atime: st.st_atime as f64 + st.st_atime_nsec as f64 / 1e9,
             name_hash,
+            // nlink_t is u64 on x86_64 Linux, u32 on aarch64 Linux, u16 on macOS.
+            #[allow(clippy::unnecessary_cast)]
+            nlink: st.st_nlink as u64,
         }
     }
 }

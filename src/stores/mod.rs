@@ -104,12 +104,20 @@ pub struct FileInfo {
     pub mtime: f64,
     pub atime: f64,
     pub name_hash: Option<NameHash>,
+    /// How many names the file has: deleting one of several frees nothing.
+    pub nlink: u64,
 }
 
 impl FileInfo {
     /// (device, inode, size): all that counting bytes on disk needs.
     pub fn physical(&self) -> (u64, u64, u64) {
         (self.dev, self.ino, self.size)
+    }
+
+    /// The bytes deleting this name frees: none while another name (a hard link made by
+    /// dedupe or `migrate --local-dir`) keeps the data.
+    pub fn freed(&self) -> u64 {
+        if self.nlink <= 1 { self.size } else { 0 }
     }
 
     pub fn new(path: PathBuf, meta: &fs::Metadata, name_hash: Option<NameHash>) -> FileInfo {
@@ -122,6 +130,7 @@ impl FileInfo {
             mtime: m.0,
             atime: a.0,
             name_hash,
+            nlink: meta.nlink(),
         }
     }
 }

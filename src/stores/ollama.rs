@@ -232,7 +232,7 @@ pub fn scan(root: &Path, warnings: &Warnings) -> StoreScan {
                 store,
                 kind: ReclaimKind::Orphan,
                 path: info.path.clone(),
-                bytes: info.size,
+                bytes: info.freed(),
                 model: None,
                 blobs: Vec::new(),
                 mtime: Some(info.mtime),
