@@ -800,11 +800,22 @@ fn a_store_other_users_cannot_reach_or_a_lost_record_is_said_not_ignored() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("other users cannot get through"),
+        stderr(&out).contains("only its owner can get through"),
         "{}",
         stderr(&out)
     );
     assert_eq!(m.etc_snapshot(), before);
+    // A folder open to a group (a lab's store) is the admin's choice: accepted.
+    std::fs::set_permissions(&m.root_home, std::fs::Permissions::from_mode(0o750)).unwrap();
+    m.root_ok(&[
+        "install",
+        "--system",
+        "--hf-home",
+        private.join("hf").to_str().unwrap(),
+        "--custom-model-dir",
+        CUSTOM,
+        "--dry-run",
+    ]);
     std::fs::set_permissions(&m.root_home, std::fs::Permissions::from_mode(0o755)).unwrap();
 
     // The undo record lost (a node image that bakes /etc but not /var/lib): uninstall names

@@ -57,7 +57,7 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<Exit
                 let new_home = normalize(&expand_path(value, &before.home));
                 check_new_hf_home(&before, &state, &new_home)?;
                 let old = before.hub_cache();
-                if repo_folders(&old) > 0
+                if crate::stores::hub::repo_folder_count(&old) > 0
                     && resolve_existing(&old) != resolve_existing(&new_home.join("hub"))
                     && !state.old_hub_caches.contains(&old)
                 {
@@ -124,7 +124,7 @@ fn check_new_hf_home(before: &Settings, state: &State, new_home: &Path) -> Resul
     let mut olds = vec![before.hub_cache()];
     olds.extend(state.old_hub_caches.iter().cloned());
     for old in olds {
-        let repos = repo_folders(&old);
+        let repos = crate::stores::hub::repo_folder_count(&old);
         let old_real = resolve_existing(&old);
         if repos == 0 || old_real == new_hub {
             continue;
@@ -251,9 +251,9 @@ fn next_steps(before: &Settings, env: &Env, key: &str, apply: bool) -> Result<Ex
             }
             // Merged (or emptied) stores are forgotten.
             let before_len = state.old_hub_caches.len();
-            state
-                .old_hub_caches
-                .retain(|o| repo_folders(o) > 0 && resolve_existing(o) != new_hub);
+            state.old_hub_caches.retain(|o| {
+                crate::stores::hub::repo_folder_count(o) > 0 && resolve_existing(o) != new_hub
+            });
             if state.old_hub_caches.len() != before_len {
                 edit::apply(&after, "config", &[state.edit(&after.state_dir)?])?;
             }
@@ -282,7 +282,7 @@ fn next_steps(before: &Settings, env: &Env, key: &str, apply: bool) -> Result<Ex
 
 /// Names the models left in a hub cache the libraries no longer use, or (`--apply`) merges them.
 fn old_store(after: &Settings, env: &Env, old: &Path, apply: bool) -> Result<Exit> {
-    let repos = repo_folders(old);
+    let repos = crate::stores::hub::repo_folder_count(old);
     if repos == 0 {
         return Ok(Exit::Ok);
     }
@@ -392,23 +392,6 @@ fn migrate_store(settings: &Settings, env: &Env, old_hub: &Path) -> Result<Exit>
         unreachable!("parsed a migrate command");
     };
     super::migrate::run(settings, env, &args)
-}
-
-/// How many repo folders (`models--…`, `datasets--…`, `spaces--…`) a hub cache holds.
-fn repo_folders(hub: &Path) -> usize {
-    std::fs::read_dir(hub)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| {
-                    let n = e.file_name();
-                    let n = n.to_string_lossy();
-                    ["models--", "datasets--", "spaces--"]
-                        .iter()
-                        .any(|p| n.starts_with(p))
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 /// A path as one shell word.

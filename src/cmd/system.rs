@@ -68,7 +68,7 @@ pub fn install(settings: &Settings, args: &InstallArgs) -> Result<Exit> {
     for p in [&sys.hf_home, &sys.custom_model_dir] {
         if let Some(dir) = unreachable_by_others(p) {
             bail!(
-                "{} is for every user, but other users cannot get through {} (not searchable by all); choose a folder outside it or `chmod a+x` it; nothing was changed",
+                "{} is for every user, but only its owner can get through {}; choose a folder outside it, or open it to the users' group or to all (`chmod g+x` / `chmod a+x`); nothing was changed",
                 p.display(),
                 dir.display()
             );
@@ -139,11 +139,13 @@ pub fn install(settings: &Settings, args: &InstallArgs) -> Result<Exit> {
 }
 
 /// The existing folder on the way to `p` (itself included) that other users cannot search.
+/// Only its owner can get through (no search bit for group or others: root's home): a
+/// folder restricted to a group, as a lab's store often is, passes.
 fn unreachable_by_others(p: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     p.ancestors()
         .filter_map(|a| std::fs::metadata(a).ok().map(|m| (a, m)))
-        .find(|(_, m)| m.is_dir() && m.permissions().mode() & 0o001 == 0)
+        .find(|(_, m)| m.is_dir() && m.permissions().mode() & 0o011 == 0)
         .map(|(a, _)| a.to_path_buf())
 }
 
@@ -341,26 +343,23 @@ fn system_files_with_blocks() -> Vec<String> {
         .into_iter()
         .filter_map(|s| s.system_targets().ok())
         .flatten()
-        .filter(|t| {
-            fsutil::read_optional(&t.path)
-                .ok()
-                .flatten()
-                .is_some_and(|text| text.contains(crate::block::BEGIN))
-        })
+        .filter(|t| holds_block(&t.path))
         .map(|t| t.path.display().to_string())
         .collect()
 }
 
 /// Whether a system startup file of `shell` exports the system store (holds the block).
 pub fn exports_for(shell: Shell) -> bool {
-    shell.system_targets().is_ok_and(|ts| {
-        ts.iter().any(|t| {
-            fsutil::read_optional(&t.path)
-                .ok()
-                .flatten()
-                .is_some_and(|text| text.contains(crate::block::BEGIN))
-        })
-    })
+    shell
+        .system_targets()
+        .is_ok_and(|ts| ts.iter().any(|t| holds_block(&t.path)))
+}
+
+fn holds_block(path: &Path) -> bool {
+    fsutil::read_optional(path)
+        .ok()
+        .flatten()
+        .is_some_and(|text| text.contains(crate::block::BEGIN))
 }
 
 /// Whether this user's locations are the system store's: the hub from the system config and

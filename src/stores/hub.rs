@@ -42,14 +42,22 @@ pub fn folder_name(kind: &str, id: &str) -> String {
 
 /// Whether `dir` holds at least one `models--`/`datasets--`/`spaces--` folder.
 pub fn looks_like_hub(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|rd| {
-        rd.flatten().any(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.split_once("--"))
-                .is_some_and(|(p, _)| repo_type(p).is_some())
-        })
+    fs::read_dir(dir).is_ok_and(|rd| rd.flatten().any(|e| is_repo_folder(&e.file_name())))
+}
+
+/// How many repo folders (`models--…`, `datasets--…`, `spaces--…`) the hub cache `dir` holds.
+pub fn repo_folder_count(dir: &Path) -> usize {
+    fs::read_dir(dir).map_or(0, |rd| {
+        rd.flatten()
+            .filter(|e| is_repo_folder(&e.file_name()))
+            .count()
     })
+}
+
+fn is_repo_folder(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.split_once("--"))
+        .is_some_and(|(p, _)| repo_type(p).is_some())
 }
 
 /// Whether `<cache>/blobs` is huggingface_hub's marked shared blob store.
