@@ -423,12 +423,14 @@ fn ask_zsh(settings: &Settings) -> ZshFiles {
     let inherited = (settings.zdotdir != settings.home).then(|| settings.zdotdir.join(".zshenv"));
     let ask = |flags: &[&str]| -> Option<String> {
         let bin = which::which("zsh").ok()?;
+        // The user's .zshenv runs: in a scratch folder, so what it writes there is removed.
+        let scratch = crate::fsops::scratch_dir();
         let mut cmd = std::process::Command::new(bin);
         cmd.args(flags)
             .arg("print -rn -- $'\\x01'\"${ZDOTDIR-}|${(t)ZDOTDIR-}\"$'\\x01'")
             .env_clear()
             .env("HOME", &settings.home)
-            .current_dir(&settings.home);
+            .current_dir(scratch.as_ref().map_or(settings.home.as_path(), |d| d.path()));
         for key in ["USER", "LOGNAME", "PATH", "TERM"] {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
