@@ -430,7 +430,11 @@ fn ask_zsh(settings: &Settings) -> ZshFiles {
             .arg("print -rn -- $'\\x01'\"${ZDOTDIR-}|${(t)ZDOTDIR-}\"$'\\x01'")
             .env_clear()
             .env("HOME", &settings.home)
-            .current_dir(scratch.as_ref().map_or(settings.home.as_path(), |d| d.path()));
+            .current_dir(
+                scratch
+                    .as_ref()
+                    .map_or(settings.home.as_path(), |d| d.path()),
+            );
         for key in ["USER", "LOGNAME", "PATH", "TERM"] {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);

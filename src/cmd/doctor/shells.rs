@@ -86,7 +86,11 @@ fn fresh_shell_modes(
                     cmd.args(*flags)
                         .arg(&script)
                         .env_clear()
-                        .current_dir(scratch.as_ref().map_or(settings.home.as_path(), |d| d.path()))
+                        .current_dir(
+                            scratch
+                                .as_ref()
+                                .map_or(settings.home.as_path(), |d| d.path()),
+                        )
                         .env("HOME", &settings.home);
                     for key in ["USER", "PATH", "TERM", "XDG_CONFIG_HOME", "LOGNAME"] {
                         if let Some(v) = env.get(key) {
