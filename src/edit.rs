@@ -98,6 +98,18 @@ impl State {
         }
     }
 
+    /// Records the folders `edits` create for the files they create (the missing ancestors),
+    /// so uninstall can remove them once they are empty again.
+    pub fn note_created_dirs(&mut self, edits: &[Edit]) {
+        for e in edits.iter().filter(|e| e.changes() && e.new.is_some()) {
+            for dir in e.real.ancestors().skip(1).take_while(|a| !a.exists()) {
+                if !self.created_dirs.iter().any(|d| d == dir) {
+                    self.created_dirs.push(dir.to_path_buf());
+                }
+            }
+        }
+    }
+
     /// The state file's edit (`None` content deletes it when nothing is recorded).
     pub fn edit(&self, state_dir: &Path) -> Result<Edit> {
         let p = Self::path(state_dir);

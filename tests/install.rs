@@ -179,6 +179,38 @@ fn uninstall_restores_original_bytes() {
     );
 }
 
+/// The folders install made for its files (fish's `conf.d` in a home without fish config)
+/// go again with uninstall; one the user has since put a file in stays, with the file.
+#[test]
+fn uninstall_removes_the_folders_install_made_once_they_are_empty() {
+    let env = TestEnv::new();
+    env.ok(&["install", "--shell", "fish", "--no-doctor"]);
+    assert!(env.home.join(".config/fish/conf.d/modelenv.fish").is_file());
+    let dry = env.ok(&["uninstall", "--dry-run"]);
+    assert!(
+        stderr(&dry).contains("would remove the folder ~/.config/fish/conf.d"),
+        "{}",
+        stderr(&dry)
+    );
+    assert!(
+        env.home.join(".config/fish/conf.d").is_dir(),
+        "a dry run removes nothing"
+    );
+    let out = env.ok(&["uninstall"]);
+    assert!(!env.home.join(".config/fish").exists(), "{}", stderr(&out));
+    // modelenv's own config is kept, and with it the folder that holds it.
+    assert!(env.home.join(".config/modelenv/config.toml").is_file());
+
+    env.ok(&["install", "--shell", "fish", "--no-doctor"]);
+    env.write(".config/fish/conf.d/mine.fish", "set -gx EDITOR vim\n");
+    env.ok(&["uninstall"]);
+    assert!(!env.home.join(".config/fish/conf.d/modelenv.fish").exists());
+    assert_eq!(
+        env.read(".config/fish/conf.d/mine.fish"),
+        "set -gx EDITOR vim\n"
+    );
+}
+
 #[test]
 fn uninstall_keeps_lines_the_user_added_after_install() {
     let env = TestEnv::new();

@@ -209,6 +209,7 @@ fn plan_edits(
             }
         }
         edits.push(plan_config(settings, on_system)?);
+        state.note_created_dirs(&edits);
         edits.push(state.edit(&settings.state_dir)?);
         return Ok(edits);
     }
@@ -239,6 +240,7 @@ fn plan_edits(
         None => {}
     }
     edits.push(plan_config(settings, on_system)?);
+    state.note_created_dirs(&edits);
     edits.push(state.edit(&settings.state_dir)?);
     Ok(edits)
 }

@@ -170,3 +170,39 @@ pub fn store_paths(settings: &Settings) -> Vec<std::path::PathBuf> {
         crate::stores::lmstudio_models(&settings.home),
     ]
 }
+
+/// Removes the folders install created that are empty now (deepest first); the ones removed.
+pub(super) fn remove_empty_dirs(
+    settings: &Settings,
+    command: &str,
+    mut dirs: Vec<std::path::PathBuf>,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context;
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    let mut plan = crate::fsops::Plan::new();
+    let mut planned = Vec::new();
+    for d in dirs {
+        let empty = std::fs::read_dir(&d).is_ok_and(|mut r| r.next().is_none());
+        // A parent holds only folders removed before it.
+        let only_planned = std::fs::read_dir(&d).is_ok_and(|r| {
+            r.filter_map(|e| e.ok())
+                .all(|e| planned.iter().any(|p: &std::path::PathBuf| *p == e.path()))
+        });
+        let Some(parent) = d.parent() else { continue };
+        if !(empty || only_planned) {
+            continue;
+        }
+        let root = crate::fsops::Root::open(parent)
+            .with_context(|| format!("opening {}", parent.display()))?;
+        plan.remove_empty_dir(&root, &d)?;
+        planned.push(d);
+    }
+    if plan.is_empty() {
+        return Ok(planned);
+    }
+    let outcome = crate::fsops::Run::new(&settings.state_dir, command, None).execute(&plan)?;
+    for p in outcome.problems() {
+        crate::ui::warn(p);
+    }
+    Ok(planned)
+}

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::cli::{InstallArgs, UninstallArgs};
 use crate::cmd::Exit;
@@ -201,14 +201,7 @@ fn plan_install(sys: &Settings, shells: &[Shell]) -> Result<Vec<Edit>> {
         state.config_written = config.new.clone();
     }
     edits.push(config);
-    for e in edits.iter().filter(|e| e.changes() && e.new.is_some()) {
-        let missing = e.real.ancestors().skip(1).take_while(|a| !a.exists());
-        for dir in missing {
-            if !state.created_dirs.iter().any(|d| d == dir) {
-                state.created_dirs.push(dir.to_path_buf());
-            }
-        }
-    }
+    state.note_created_dirs(&edits);
     edits.push(state.edit(&sys.state_dir)?);
     Ok(edits)
 }
@@ -242,7 +235,7 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     edit::apply(&sys, "uninstall --system", &edits)?;
-    let removed = remove_empty_dirs(&sys, dirs)?;
+    let removed = super::remove_empty_dirs(&sys, "uninstall --system", dirs)?;
     for e in &changed {
         let verb = if e.new.is_none() {
             "removed"
@@ -268,38 +261,6 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
-}
-
-/// Removes the folders install created that are empty now (deepest first); the ones removed.
-fn remove_empty_dirs(sys: &Settings, mut dirs: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    let mut plan = crate::fsops::Plan::new();
-    let mut planned = Vec::new();
-    for d in dirs {
-        let empty = std::fs::read_dir(&d).is_ok_and(|mut r| r.next().is_none());
-        // A parent holds only folders removed before it.
-        let only_planned = std::fs::read_dir(&d).is_ok_and(|r| {
-            r.filter_map(|e| e.ok())
-                .all(|e| planned.iter().any(|p: &PathBuf| *p == e.path()))
-        });
-        let Some(parent) = d.parent() else { continue };
-        if !(empty || only_planned) {
-            continue;
-        }
-        let root = crate::fsops::Root::open(parent)
-            .with_context(|| format!("opening {}", parent.display()))?;
-        plan.remove_empty_dir(&root, &d)?;
-        planned.push(d);
-    }
-    if plan.is_empty() {
-        return Ok(planned);
-    }
-    let outcome =
-        crate::fsops::Run::new(&sys.state_dir, "uninstall --system", None).execute(&plan)?;
-    for p in outcome.problems() {
-        ui::warn(p);
-    }
-    Ok(planned)
 }
 
 /// What `uninstall --system` changes: every file in the undo record back as it was (the files

@@ -27,13 +27,13 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
     };
     // Planned and checked first, so a refusal changes nothing; planned again under the lock
     // (see install), from the undo record as it is then.
-    let mut edits = plan_edits(settings, &shells, args)?;
+    let (mut edits, mut dirs) = plan_edits(settings, &shells, args)?;
     edit::check(&edits)?;
     let _changes = if args.dry_run {
         None
     } else {
         let c = super::begin_changes(settings, "uninstall")?;
-        edits = plan_edits(settings, &shells, args)?;
+        (edits, dirs) = plan_edits(settings, &shells, args)?;
         edit::check(&edits)?;
         Some(c)
     };
@@ -42,6 +42,12 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         super::default_link::uninstall(settings, args.dry_run)?;
     }
     if args.dry_run {
+        for d in &dirs {
+            ui::note(format!(
+                "would remove the folder {} if nothing else is in it",
+                show(settings, d)
+            ));
+        }
         ui::note(format!(
             "dry run: {} file(s) would change; nothing was written",
             changed.len()
@@ -49,6 +55,7 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     edit::apply(settings, "uninstall", &edits)?;
+    let removed = super::remove_empty_dirs(settings, "uninstall", dirs)?;
     for e in &changed {
         let verb = if e.new.is_none() {
             "removed"
@@ -56,6 +63,9 @@ pub fn run(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
             "restored"
         };
         eprintln!("{verb} {}", show(settings, &e.path));
+    }
+    for d in &removed {
+        eprintln!("removed the folder {}", show(settings, d));
     }
     if changed.is_empty() {
         eprintln!("nothing to uninstall: no modelenv block found");
@@ -101,10 +111,16 @@ pub fn plan_unblock(
 }
 
 /// What uninstall changes: each startup file's block out, each `.env` back to its original
-/// lines, the undo record emptied. Reads only.
-fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Result<Vec<Edit>> {
+/// lines, the undo record emptied; and (whole uninstall) the folders install created, to
+/// remove once empty. Reads only.
+fn plan_edits(
+    settings: &Settings,
+    shells: &[Shell],
+    args: &UninstallArgs,
+) -> Result<(Vec<Edit>, Vec<std::path::PathBuf>)> {
     let mut state = State::load(&settings.state_dir)?;
     let mut edits = Vec::new();
+    let mut dirs = Vec::new();
     for &shell in shells {
         let whole: Vec<_> = shell
             .targets(settings)
@@ -123,6 +139,7 @@ fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Re
         }
     }
     if args.shells.is_empty() {
+        dirs = std::mem::take(&mut state.created_dirs);
         for path in std::mem::take(&mut state.dotenv_files) {
             let rec = state.files.remove(&path).unwrap_or_default();
             let real = fsutil::resolve_link(&path)?;
@@ -140,5 +157,5 @@ fn plan_edits(settings: &Settings, shells: &[Shell], args: &UninstallArgs) -> Re
         }
     }
     edits.push(state.edit(&settings.state_dir)?);
-    Ok(edits)
+    Ok((edits, dirs))
 }
