@@ -710,6 +710,67 @@ fn a_stray_folder_in_the_hub_cache_is_named_and_moved_to_the_custom_folder() {
     );
 }
 
+/// `migrate --stray … --apply` killed after any change, then run again as typed: the rerun
+/// finishes the interrupted move and succeeds (the folder it names may be gone by then), on
+/// one filesystem and across two.
+#[test]
+fn migrate_stray_killed_at_any_change_is_finished_by_the_same_command() {
+    let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    let mut kills = 0;
+    for custom in [None, Some(shm.path())] {
+        for kill in 1..=8 {
+            let mut env = TestEnv::new();
+            let target = match custom {
+                Some(dir) => dir.join(format!("models-{kill}")),
+                None => env.home.join("models"),
+            };
+            if custom.is_some() {
+                env = env.with_env("CUSTOM_MODEL_DIR", target.to_str().unwrap());
+            }
+            let stray = env.home.join(".cache/huggingface/hub/tiny-4bit");
+            let converted: [(&str, Vec<u8>); 3] = [
+                ("config.json", b"{}".to_vec()),
+                ("model.safetensors", vec![3u8; 100_000]),
+                ("sub/tokenizer.json", b"{}".to_vec()),
+            ];
+            for (n, d) in &converted {
+                fs::create_dir_all(stray.join(n).parent().unwrap()).unwrap();
+                fs::write(stray.join(n), d).unwrap();
+            }
+            let args = ["migrate", "--stray", stray.to_str().unwrap(), "--apply"];
+            let out = env
+                .cmd(&args)
+                .env("MODELENV_TEST_KILL_AFTER", kill.to_string())
+                .output()
+                .unwrap();
+            let was_killed = common::killed(&out);
+            if was_killed {
+                kills += 1;
+                let out = env.ok(&args);
+                assert!(
+                    common::stderr(&out).contains("finished the interrupted `modelenv migrate`"),
+                    "kill {kill}: {}",
+                    common::stderr(&out)
+                );
+            } else {
+                assert!(out.status.success(), "{}", common::stderr(&out));
+            }
+            assert!(!stray.exists(), "kill {kill}");
+            for (n, data) in &converted {
+                assert_eq!(
+                    &fs::read(target.join("tiny-4bit").join(n)).unwrap(),
+                    data,
+                    "kill {kill}: {n}"
+                );
+            }
+            if !was_killed {
+                break;
+            }
+        }
+    }
+    assert!(kills >= 2, "only {kills} runs were killed");
+}
+
 #[test]
 fn migrate_stray_refuses_a_repo_folder_and_a_taken_name() {
     let env = TestEnv::new();

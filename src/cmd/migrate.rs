@@ -155,12 +155,28 @@ struct StrayReport {
 
 /// `migrate --stray DIR…`: stray folders of the hub cache move to CUSTOM_MODEL_DIR.
 fn run_strays(settings: &Settings, args: &MigrateArgs) -> Result<Exit> {
-    let dirs = super::given_dirs(settings, &args.strays, "move")?;
-    let _lock = if args.apply {
+    // With --apply, an interrupted earlier run is finished first: the same command run again
+    // after a kill finds its folders moved, which is done, not an error.
+    let lock = if args.apply {
         Some(super::begin_changes(settings, "migrate")?)
     } else {
         None
     };
+    let mut given = args.strays.clone();
+    if let Some(changes) = &lock {
+        given.retain(|d| {
+            let p = settings.absolute(d);
+            let moved = !p.exists() && changes.finished_with(&p);
+            if moved {
+                crate::ui::note(format!(
+                    "{} was moved by the interrupted run just finished",
+                    show(settings, &p)
+                ));
+            }
+            !moved
+        });
+    }
+    let dirs = super::given_dirs(settings, &given, "move")?;
     let mut plan = Plan::new();
     let mut report = StrayReport {
         applied: args.apply,

@@ -130,6 +130,7 @@ fn begin(
         .with_stores(stores, command)?;
     let mut run = crate::fsops::Run::new(&settings.state_dir, "resume", settings.test_kill_after);
     let mut resumed = Vec::new();
+    let mut resumed_ops = Vec::new();
     for (cmd, outcome) in run.resume()? {
         crate::ui::note(format!(
             "finished the interrupted `modelenv {cmd}` ({} operation(s))",
@@ -139,18 +140,28 @@ fn begin(
             crate::ui::warn(p);
         }
         resumed.push(cmd);
+        resumed_ops.extend(outcome.results.into_iter().map(|r| r.op));
     }
     Ok(Changes {
         _lock: lock,
         resumed,
+        resumed_ops,
     })
 }
 
 /// The right to change the stores, held until dropped, and the interrupted commands that
-/// were finished before it was granted.
+/// were finished before it was granted, with their operations.
 pub struct Changes {
     _lock: crate::fsops::StoreLock,
     pub resumed: Vec<String>,
+    pub resumed_ops: Vec<crate::fsops::OpView>,
+}
+
+impl Changes {
+    /// An interrupted run just finished moved or removed `p`.
+    pub fn finished_with(&self, p: &std::path::Path) -> bool {
+        self.resumed_ops.iter().any(|op| op.path == p)
+    }
 }
 
 /// Every store a model can live in, and the extra folders a command was given, by identity.
