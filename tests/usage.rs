@@ -552,3 +552,53 @@ fn no_store_at_all_is_said_plainly_not_an_error() {
     );
     assert!(common::stdout(&out).contains("No model store exists yet"));
 }
+
+/// HF_HOME inside the custom folder (`~/models/hf` with `CUSTOM_MODEL_DIR=~/models`, a
+/// symlink spelling of it too): the hub cache is counted once, as itself, and its weights are
+/// neither custom models nor duplicates of themselves.
+#[test]
+fn a_hub_cache_inside_the_custom_folder_is_counted_once() {
+    let env = TestEnv::new();
+    fs::create_dir_all(env.home.join("models")).unwrap();
+    std::os::unix::fs::symlink(env.home.join("models"), env.home.join("m")).unwrap();
+    let (hf_home, custom_dir) = (env.home.join("m/hf"), env.home.join("models"));
+    let env = env
+        .with_env("HF_HOME", hf_home.to_str().unwrap())
+        .with_env("CUSTOM_MODEL_DIR", custom_dir.to_str().unwrap());
+    rich_hub(&env.home.join("models/hf/hub"));
+    fs::create_dir_all(env.home.join("models/hf/datasets/x")).unwrap();
+    fs::write(
+        env.home.join("models/hf/datasets/x/data.arrow"),
+        [8u8; 9_000],
+    )
+    .unwrap();
+    let own = env.home.join("models/my-finetune");
+    fs::create_dir_all(&own).unwrap();
+    fs::write(own.join("config.json"), b"{\"mine\":1}").unwrap();
+    fs::write(own.join("model.safetensors"), [7u8; 40_000]).unwrap();
+    let ours = usage_json(&env, &[]);
+    let store = |name: &str| {
+        ours["stores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["store"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(store("custom")["bytes"], 40_010, "{ours:#}");
+    assert_eq!(store("custom")["models"], 1);
+    assert_eq!(store("hf-datasets")["bytes"], 9_000);
+    let custom: Vec<&Value> = ours["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["store"] == "custom")
+        .collect();
+    assert_eq!(custom.len(), 1, "{custom:#?}");
+    assert_eq!(custom[0]["id"], "my-finetune");
+    // The hub's files are never its own duplicates by way of the custom folder.
+    let via_custom = custom_dir.join("hf").to_string_lossy().into_owned();
+    let dupes = ours["duplicates"].to_string();
+    assert!(!dupes.contains(&via_custom), "{dupes}");
+}

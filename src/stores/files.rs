@@ -113,12 +113,14 @@ fn model_of(
     }
 }
 
-/// Models in a folder of loose files (the custom dir, a project-local folder).
-pub fn scan(root: &Path, store: StoreKind, warnings: &Warnings) -> StoreScan {
+/// Models in a folder of loose files (the custom dir, a project-local folder), leaving out
+/// the folders in `skip` (other stores inside it).
+pub fn scan(root: &Path, store: StoreKind, skip: &[PathBuf], warnings: &Warnings) -> StoreScan {
     if !root.is_dir() {
         return StoreScan::missing(root, store);
     }
     let mut files = walk(root, warnings);
+    files.retain(|f| !skip.iter().any(|s| f.path.starts_with(s)));
     // `--local-dir` downloads are one model each, their files vouched for by their download
     // metadata; huggingface_hub's bookkeeping in them is no model's content.
     let downloads = super::localdir::annotate(&mut files);

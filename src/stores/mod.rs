@@ -282,6 +282,20 @@ pub fn lmstudio_models(home: &Path) -> PathBuf {
     lm_home.join("models")
 }
 
+/// The folders of `others` that lie inside `root` (by identity: both resolved), spelled
+/// under `root` as a walk of it names them.
+pub fn nested_in(root: &Path, others: &[&PathBuf]) -> Vec<PathBuf> {
+    let real_root = crate::fsutil::resolve_existing(root);
+    others
+        .iter()
+        .filter_map(|o| {
+            let real = crate::fsutil::resolve_existing(o);
+            let rest = real.strip_prefix(&real_root).ok()?;
+            (!rest.as_os_str().is_empty()).then(|| root.join(rest))
+        })
+        .collect()
+}
+
 /// Collects warnings from parallel readers; each is also printed to stderr by the caller.
 #[derive(Default)]
 pub struct Warnings(Mutex<Vec<String>>);
@@ -329,7 +343,22 @@ pub fn collect(loc: &Locations, only: &[StoreKind]) -> Inventory {
                         v.push(files::plain_store(&loc.xet, StoreKind::HfXet, &warnings));
                     }
                     if want(StoreKind::Custom) {
-                        v.push(files::scan(&loc.custom, StoreKind::Custom, &warnings));
+                        // HF_HOME inside the custom folder (`~/models/hf`): its stores are
+                        // read and counted once, as themselves.
+                        let others = [
+                            &loc.hub,
+                            &loc.datasets,
+                            &loc.xet,
+                            &loc.ollama,
+                            &loc.lmstudio,
+                        ];
+                        let skip = nested_in(&loc.custom, &others);
+                        v.push(files::scan(
+                            &loc.custom,
+                            StoreKind::Custom,
+                            &skip,
+                            &warnings,
+                        ));
                     }
                     if want(StoreKind::Lmstudio) {
                         v.push(files::scan_lmstudio(&loc.lmstudio, &warnings));
@@ -357,7 +386,7 @@ fn local(dir: &Path, warnings: &Warnings) -> StoreScan {
     if hub::looks_like_hub(dir) {
         hub::scan(dir, StoreKind::Local, warnings)
     } else {
-        files::scan(dir, StoreKind::Local, warnings)
+        files::scan(dir, StoreKind::Local, &[], warnings)
     }
 }
 
