@@ -580,6 +580,30 @@ pub fn check_locations(settings: &Settings) -> Result<()> {
             );
         }
     }
+    check_layout(settings)?;
+    Ok(())
+}
+
+/// Refuses a CUSTOM_MODEL_DIR that is, or lies inside, a folder a library owns: the hub cache
+/// (huggingface_hub reports every folder there that is not a repo as corrupt, and `migrate
+/// --stray` moves such folders out into CUSTOM_MODEL_DIR), the datasets cache or the Xet
+/// cache. Compared by identity: both resolved.
+pub fn check_layout(settings: &Settings) -> Result<()> {
+    let custom = crate::fsutil::resolve_existing(&settings.custom_model_dir);
+    for (what, dir) in [
+        ("the hub cache", settings.hub_cache()),
+        ("the datasets cache", settings.datasets_cache()),
+        ("the Xet cache", settings.hf_home.join("xet")),
+    ] {
+        if custom.starts_with(crate::fsutil::resolve_existing(&dir)) {
+            bail!(
+                "CUSTOM_MODEL_DIR {} lies inside {what} {} (HF_HOME {}), which the Hugging Face libraries own; choose a folder outside it (nothing was changed)",
+                settings.custom_model_dir.display(),
+                dir.display(),
+                settings.hf_home.display()
+            );
+        }
+    }
     Ok(())
 }
 

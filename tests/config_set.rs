@@ -509,3 +509,57 @@ fn a_new_hf_home_names_the_login_token_left_in_the_old_one() {
         "{err}"
     );
 }
+
+/// CUSTOM_MODEL_DIR inside a folder a library owns (the hub cache, where huggingface_hub
+/// reports every non-repo folder as corrupt, or the datasets cache) is refused, by identity,
+/// whichever value moves it there; nothing changes.
+#[test]
+fn a_custom_folder_inside_a_library_cache_is_refused() {
+    let env = TestEnv::new();
+    env.ok(&["install", "--no-doctor", "--shell", "bash"]);
+    let hub = env.home.join(".cache/huggingface/hub");
+    fs::create_dir_all(&hub).unwrap();
+    std::os::unix::fs::symlink(&hub, env.home.join("hub-link")).unwrap();
+    // A second HF_HOME whose hub cache is the default custom folder, ~/models, by a link.
+    fs::create_dir_all(env.home.join("models")).unwrap();
+    fs::create_dir_all(env.home.join("hf2")).unwrap();
+    std::os::unix::fs::symlink(env.home.join("models"), env.home.join("hf2/hub")).unwrap();
+    let before = env.snapshot();
+    for (key, value) in [
+        ("custom_model_dir", "~/.cache/huggingface/hub"),
+        ("custom_model_dir", "~/hub-link/converted"),
+        ("custom_model_dir", "~/.cache/huggingface/datasets/x"),
+        ("hf_home", "~/hf2"),
+    ] {
+        let out = env.run(&["config", "set", key, value]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{key}={value}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("CUSTOM_MODEL_DIR"),
+            "{key}={value}: {}",
+            stderr(&out)
+        );
+    }
+    let out = env.run(&[
+        "install",
+        "--no-doctor",
+        "--shell",
+        "bash",
+        "--custom-model-dir",
+        hub.join("mine").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("CUSTOM_MODEL_DIR"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        common::changed(&before, &env.snapshot()),
+        Vec::<std::path::PathBuf>::new()
+    );
+}

@@ -53,6 +53,15 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<Exit
                 &mut Vec::new(),
             )?;
             let mut state = State::load(&before.state_dir)?;
+            if key == "hf_home" || key == "custom_model_dir" {
+                let mut after = before.clone();
+                let new = normalize(&expand_path(value, &before.home));
+                match key.as_str() {
+                    "hf_home" => after.hf_home = new,
+                    _ => after.custom_model_dir = new,
+                }
+                crate::settings::check_layout(&after)?;
+            }
             if key == "hf_home" {
                 let new_home = normalize(&expand_path(value, &before.home));
                 check_new_hf_home(&before, &state, &new_home)?;
