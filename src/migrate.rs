@@ -63,6 +63,9 @@ pub struct MigrateRoots {
     custom: Root,
     /// Folders models were archived to: never a source.
     archives: Vec<PathBuf>,
+    /// The libraries' own caches (hub, datasets, Xet), resolved: never where a user's file
+    /// goes (CUSTOM_MODEL_DIR = HF_HOME and a project named `hub` would put it there).
+    library: Vec<PathBuf>,
 }
 
 fn nearest(p: &Path) -> Result<Root> {
@@ -78,6 +81,14 @@ impl MigrateRoots {
                 .with_context(|| format!("opening {}", project.display()))?,
             hub: nearest(&settings.hub_cache())?,
             custom: nearest(&settings.custom_model_dir)?,
+            library: [
+                settings.hub_cache(),
+                settings.datasets_cache(),
+                settings.hf_home.join("xet"),
+            ]
+            .iter()
+            .map(|d| crate::fsutil::resolve_existing(d))
+            .collect(),
         })
     }
 }
@@ -98,6 +109,25 @@ impl CachePlanner<'_> {
         if let Err(e) = r {
             self.problem(e.to_string());
         }
+    }
+
+    /// A file of the user's that goes to `dest` in CUSTOM_MODEL_DIR, unless that lies inside a
+    /// library's cache (where deleting the repo, or the library's own tidying, would take it):
+    /// then it stays, and its cache with it.
+    fn place_user_file(&mut self, f: &Path, dest: &Path) {
+        let real = crate::fsutil::resolve_existing(dest);
+        if let Some(lib) = self.roots.library.iter().find(|l| real.starts_with(l)) {
+            let msg = format!(
+                "{} would go to {} in CUSTOM_MODEL_DIR, which lies inside the libraries' cache {}; the cache is kept (choose a CUSTOM_MODEL_DIR outside HF_HOME)",
+                f.display(),
+                dest.display(),
+                lib.display()
+            );
+            self.problem(msg);
+            return;
+        }
+        let custom = &self.roots.custom;
+        self.place_file(f, custom, dest);
     }
 
     /// A file that must end up at `dest` (`dest_root`): moved there, or, when `dest` already
@@ -197,7 +227,7 @@ pub fn plan_cache(
         let rel = cache.path.strip_prefix(repo_root).unwrap_or(&cache.path);
         let dest = settings.custom_model_dir.join(rel);
         p.res.moved_bytes += cache.bytes;
-        p.place_file(&cache.path, &roots.custom, &dest);
+        p.place_user_file(&cache.path, &dest);
         if dest.exists() && p.res.problems.is_empty() {
             let r = p.plan.remove(&roots.project, &cache.path);
             p.ok(r);
@@ -250,7 +280,7 @@ pub fn plan_cache(
                 let rel = f.strip_prefix(&cache.path).unwrap_or(&f);
                 let dest = settings.custom_model_dir.join(&project).join(rel);
                 p.res.moved_bytes += meta.len();
-                p.place_file(&f, &roots.custom, &dest);
+                p.place_user_file(&f, &dest);
             }
         }
     }
@@ -509,7 +539,6 @@ fn plan_repo_files(
     }
     // Anything else in the repo folder (an adapter, notes) is the user's: it is kept in the
     // custom folder, never dropped with the cache.
-    let custom = &p.roots.custom;
     for (f, meta) in walk_repo_files(entry) {
         let rel = f.strip_prefix(entry).unwrap_or(&f);
         let top = rel
@@ -521,7 +550,7 @@ fn plan_repo_files(
             continue;
         }
         p.res.moved_bytes += meta.len();
-        p.place_file(&f, custom, &user_dest.join(rel));
+        p.place_user_file(&f, &user_dest.join(rel));
     }
     for d in ["blobs", "refs", "snapshots"] {
         let r = p.plan.create_dir(hub, &central.join(d));

@@ -590,3 +590,34 @@ fn a_download_in_progress_in_a_project_cache_keeps_the_cache() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(!mc.exists());
 }
+
+/// With CUSTOM_MODEL_DIR = HF_HOME (exported by the user; install refuses only a custom folder
+/// inside a library's cache), a monorepo project named `hub` would have its own files (an
+/// adapter inside a repo folder, loose weights) carried into the hub cache, where deleting
+/// the repo takes them: they stay, with their cache, and the reason is given.
+#[test]
+fn a_users_file_never_goes_into_a_library_cache_by_way_of_the_custom_folder() {
+    let env = TestEnv::new();
+    let hf_home = env.home.join(".cache/huggingface");
+    let env = env.with_env("CUSTOM_MODEL_DIR", hf_home.to_str().unwrap());
+    let mc = env.repo.join("hub/model_cache");
+    let r = Hub::new(&mc).repo("model", "o/m");
+    r.snapshot(&commit("a"), &[lfs("model.safetensors", b"weights")]);
+    r.git_ref("main", &commit("a"));
+    let adapter = mc.join("models--o--m/finetune/adapter_model.safetensors");
+    fs::create_dir_all(adapter.parent().unwrap()).unwrap();
+    fs::write(&adapter, b"the only adapter").unwrap();
+    fs::write(mc.join("loose.safetensors"), b"loose weights").unwrap();
+    let before = env.snapshot();
+    let out = migrate(&env, &["--apply"]);
+    let err = common::stderr(&out);
+    assert!(err.contains("lies inside the libraries' cache"), "{err}");
+    assert_eq!(
+        env.user_changes(&before),
+        Vec::<std::path::PathBuf>::new(),
+        "{err}"
+    );
+    assert_eq!(fs::read(&adapter).unwrap(), b"the only adapter");
+    assert!(!hf_home.join("hub/loose.safetensors").exists());
+    assert!(!hf_home.join("hub/models--o--m/finetune").exists());
+}
