@@ -14,6 +14,7 @@ pub mod fsops;
 pub mod fsutil;
 pub mod migrate;
 pub mod migrate_local;
+pub mod probe;
 pub mod repo;
 pub mod resolve;
 pub mod scan;

@@ -357,27 +357,8 @@ fn compiled_in(bin: &Path, suffix: &str) -> Option<PathBuf> {
 }
 
 /// A command's stderr, or `None` when it cannot start or outlives `timeout`.
-fn stderr_within(mut cmd: std::process::Command, timeout: std::time::Duration) -> Option<Vec<u8>> {
-    use std::process::Stdio;
-    cmd.stderr(Stdio::piped());
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut stderr = child.stderr.take()?;
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
-        buf
-    });
-    use wait_timeout::ChildExt;
-    if child.wait_timeout(timeout).ok()?.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    }
-    reader.join().ok()
+fn stderr_within(cmd: std::process::Command, timeout: std::time::Duration) -> Option<Vec<u8>> {
+    crate::probe::run(cmd, timeout, crate::probe::Answer::Stderr).ok()
 }
 
 /// The `.zshenv` files zsh reads (FACTS.md §3). A zsh started by a login or a terminal has
@@ -423,18 +404,12 @@ fn ask_zsh(settings: &Settings) -> ZshFiles {
     let inherited = (settings.zdotdir != settings.home).then(|| settings.zdotdir.join(".zshenv"));
     let ask = |flags: &[&str]| -> Option<String> {
         let bin = which::which("zsh").ok()?;
-        // The user's .zshenv runs: in a scratch folder, so what it writes there is removed.
-        let scratch = crate::fsops::scratch_dir();
         let mut cmd = std::process::Command::new(bin);
         cmd.args(flags)
             .arg("print -rn -- $'\\x01'\"${ZDOTDIR-}|${(t)ZDOTDIR-}\"$'\\x01'")
             .env_clear()
             .env("HOME", &settings.home)
-            .current_dir(
-                scratch
-                    .as_ref()
-                    .map_or(settings.home.as_path(), |d| d.path()),
-            );
+            .current_dir(&settings.home);
         for key in ["USER", "LOGNAME", "PATH", "TERM"] {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
@@ -465,27 +440,10 @@ fn ask_zsh(settings: &Settings) -> ZshFiles {
     }
 }
 
-/// A command's stdout, or `None` when it cannot start or outlives `timeout` (then killed).
-fn output_within(mut cmd: std::process::Command, timeout: std::time::Duration) -> Option<Vec<u8>> {
-    use std::io::Read;
-    use std::process::Stdio;
-    use wait_timeout::ChildExt;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().ok()?;
-    let mut stdout = child.stdout.take()?;
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    if child.wait_timeout(timeout).ok()?.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    }
-    reader.join().ok()
+/// A command's stdout, or `None` when it cannot start or outlives `timeout` (then killed,
+/// with whatever it started).
+fn output_within(cmd: std::process::Command, timeout: std::time::Duration) -> Option<Vec<u8>> {
+    crate::probe::run(cmd, timeout, crate::probe::Answer::Stdout).ok()
 }
 
 pub fn fish_conf_d(settings: &Settings) -> PathBuf {

@@ -295,6 +295,60 @@ fn a_login_file_that_leaves_a_background_job_does_not_hold_up_install() {
     );
 }
 
+/// A terminal starts the user's shells in HOME, so startup files may source by a relative
+/// path (`. ./.hfrc`): modelenv starts them there too, and install adopts what they export
+/// and the doctor sees it (started anywhere else, both missed it and install wrote the default).
+#[test]
+fn startup_files_that_source_by_a_relative_path_are_read_as_a_terminal_reads_them() {
+    common::require("bash");
+    let env = TestEnv::new();
+    env.write(".hfrc", "export HF_HOME=\"$HOME/hf-rel\"\n");
+    env.write(".profile", ". ./.hfrc\n");
+    env.write(".bashrc", ". ./.hfrc\n");
+    let out = env.ok(&["install", "--shell", "bash", "--no-doctor"]);
+    let want = env.home.join("hf-rel");
+    assert_eq!(
+        common::stdout(&env.ok(&["config", "get", "hf_home"])).trim(),
+        want.to_str().unwrap(),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = env.run(&["doctor", "--shell", "bash", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    for mode in ["login", "interactive"] {
+        let id = format!("shell.bash.{mode}");
+        let c = checks.iter().find(|c| c["id"] == id.as_str());
+        assert_eq!(
+            c.map(|c| &c["status"]),
+            Some(&"pass".into()),
+            "{id}: {report:#}"
+        );
+    }
+}
+
+/// A `.zshenv` that leaves a background job holding the output does not hold up install (zsh
+/// is asked where it reads `.zshenv`; the job is ended with the answer).
+#[test]
+fn a_zshenv_that_leaves_a_background_job_does_not_hold_up_install() {
+    common::require("zsh");
+    let env = TestEnv::new();
+    env.write(".zshenv", "(sleep 60; echo late) &!\n");
+    let mut child = env
+        .cmd(&["install", "--shell", "zsh", "--no-doctor", "--dry-run"])
+        .spawn()
+        .unwrap();
+    use wait_timeout::ChildExt;
+    let status = child
+        .wait_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    if status.is_none() {
+        child.kill().unwrap();
+        panic!("install still running after 30 s: asking zsh waits for a background job");
+    }
+    assert!(status.unwrap().success());
+}
+
 #[test]
 fn a_login_shells_own_xdg_cache_home_moves_the_adopted_default() {
     common::require("bash");

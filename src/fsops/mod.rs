@@ -25,7 +25,7 @@ pub use guard::{Fingerprint, Refusal, Root, Roots};
 pub use journal::{StoreLock, interrupted};
 pub use plan::{LinkKind, OpView, Plan, Verify};
 pub use tree::{bytes_read, planner_name_matches, planner_sha256};
-pub use write::{scratch_dir, sibling_path, write_atomic};
+pub use write::{sibling_path, write_atomic};
 
 #[cfg(test)]
 mod tests;

@@ -132,16 +132,6 @@ pub fn create_dir_all(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))
 }
 
-/// A private, empty folder (mode 0700, in the system's temporary folder) that is removed with
-/// everything in it when dropped: where modelenv starts the user's shells, so what their
-/// startup files write where they start never lands in the home. `None` when none can be made.
-pub fn scratch_dir() -> Option<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix("modelenv-shell-")
-        .tempdir()
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,16 +22,14 @@ mod shells;
 pub use shells::login_env;
 mod strays;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::cmd::Exit;
 use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
-use wait_timeout::ChildExt;
 
 use crate::cli::DoctorArgs;
 use crate::settings::{Env, Settings};
@@ -359,44 +357,8 @@ pub fn print_env() {
     let _ = std::io::stdout().lock().write_all(&buf);
 }
 
-/// Runs a probe with stdin closed, stderr dropped, and a time limit; returns its stdout.
-/// Shared by the shell, Python and Ollama checks.
-/// Runs a probe in a process group of its own, so that whatever it leaves behind (a
-/// background job a startup file starts, which may hold the output open) is ended with it.
-fn run_probe(mut cmd: Command, timeout: Duration) -> Result<Vec<u8>> {
-    use std::os::unix::process::CommandExt;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0);
-    let started = std::time::Instant::now();
-    let mut child = cmd.spawn()?;
-    let group = child.id() as libc::pid_t;
-    let end_group = || {
-        // SAFETY: kill(2) with a negative pid signals the probe's own process group only.
-        unsafe { libc::kill(-group, libc::SIGKILL) };
-    };
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    if child.wait_timeout(timeout)?.is_none() {
-        end_group();
-        let _ = child.wait();
-        anyhow::bail!("timed out after {}s", timeout.as_secs());
-    }
-    // The shell has ended; its output is complete unless something it started keeps the pipe
-    // open: that is given the rest of the time, then ended.
-    let left = timeout.saturating_sub(started.elapsed());
-    let out = rx.recv_timeout(left.min(Duration::from_millis(500)));
-    end_group();
-    Ok(match out {
-        Ok(buf) => buf,
-        Err(_) => rx
-            .recv_timeout(Duration::from_millis(200))
-            .unwrap_or_default(),
-    })
+/// Runs a probe (stdin closed, stderr dropped, a time limit, its own process group) and
+/// returns its stdout. Shared by the shell, Python and Ollama checks.
+fn run_probe(cmd: Command, timeout: Duration) -> Result<Vec<u8>> {
+    crate::probe::run(cmd, timeout, crate::probe::Answer::Stdout)
 }

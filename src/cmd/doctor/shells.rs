@@ -79,18 +79,11 @@ fn fresh_shell_modes(
                 s.spawn(move || {
                     let script =
                         format!("{} internal-print-env", shell.quote(&exe.to_string_lossy()));
-                    // Started in a scratch folder: what the startup files write where they
-                    // start is removed with it (the home when none can be made).
-                    let scratch = crate::fsops::scratch_dir();
                     let mut cmd = Command::new(bin);
                     cmd.args(*flags)
                         .arg(&script)
                         .env_clear()
-                        .current_dir(
-                            scratch
-                                .as_ref()
-                                .map_or(settings.home.as_path(), |d| d.path()),
-                        )
+                        .current_dir(&settings.home)
                         .env("HOME", &settings.home);
                     for key in ["USER", "PATH", "TERM", "XDG_CONFIG_HOME", "LOGNAME"] {
                         if let Some(v) = env.get(key) {
