@@ -327,6 +327,22 @@ fn startup_files_that_source_by_a_relative_path_are_read_as_a_terminal_reads_the
     }
 }
 
+/// A login shell too slow to answer is not taken for one that exports nothing: install says
+/// its locations were not adopted.
+#[test]
+fn a_login_shell_too_slow_to_read_is_said_not_taken_for_the_default() {
+    common::require("bash");
+    let env = TestEnv::new();
+    env.write(".profile", "sleep 8\nexport HF_HOME=\"$HOME/hf-slow\"\n");
+    let out = env.ok(&["install", "--shell", "bash", "--no-doctor", "--dry-run"]);
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("could not read what a fresh login bash exports")
+            && err.contains("not adopted"),
+        "{err}"
+    );
+}
+
 /// A `.zshenv` that leaves a background job holding the output does not hold up install (zsh
 /// is asked where it reads `.zshenv`; the job is ended with the answer).
 #[test]

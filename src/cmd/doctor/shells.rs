@@ -105,13 +105,22 @@ fn fresh_shell_modes(
     Ok(results)
 }
 
-/// What a fresh login shell of the user's `$SHELL` exports, or `None` (no such shell, it
-/// failed, or it took longer than a few seconds).
+/// What a fresh login shell of the user's `$SHELL` exports, or `None` (no such shell, or it
+/// could not be read: then a warning says so, since its locations were not adopted).
 pub fn login_env(settings: &Settings, env: &Env) -> Option<Env> {
     let shell: Shell = settings.login_shell.as_deref()?.parse().ok()?;
-    let runs = fresh_shell_modes(settings, env, shell, Duration::from_secs(5), true).ok()?;
+    let secs = 5;
+    let runs = fresh_shell_modes(settings, env, shell, Duration::from_secs(secs), true).ok()?;
     let (_, vars) = runs.into_iter().find(|(mode, _)| *mode == "login")?;
-    Some(Env::from_vars(vars.ok()?))
+    match vars {
+        Ok(vars) => Some(Env::from_vars(vars)),
+        Err(e) => {
+            crate::ui::warn(format!(
+                "could not read what a fresh login {shell} exports ({e:#}; it is given {secs} s): a location only your login files set is not adopted; pass --hf-home, or export it here and run install again"
+            ));
+            None
+        }
+    }
 }
 
 /// The checks for one shell's runs, each library judged under what the shell exported.
