@@ -737,7 +737,13 @@ fn migrate_stray_killed_at_any_change_is_finished_by_the_same_command() {
                 fs::create_dir_all(stray.join(n).parent().unwrap()).unwrap();
                 fs::write(stray.join(n), d).unwrap();
             }
-            let args = ["migrate", "--stray", stray.to_str().unwrap(), "--apply"];
+            // Named through a link and with `..`, as a user may type it.
+            fs::create_dir_all(env.home.join("caches")).unwrap();
+            std::os::unix::fs::symlink(env.home.join(".cache"), env.home.join("caches/c")).unwrap();
+            let spelled = env
+                .home
+                .join("caches/c/huggingface/../huggingface/hub/tiny-4bit/");
+            let args = ["migrate", "--stray", spelled.to_str().unwrap(), "--apply"];
             let out = env
                 .cmd(&args)
                 .env("MODELENV_TEST_KILL_AFTER", kill.to_string())

@@ -158,9 +158,11 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// An interrupted run just finished moved or removed `p`.
+    /// An interrupted run just finished moved or removed `p` (by identity: `p`, which is
+    /// gone, is resolved through the folders that are left, as the run's plan named it).
     pub fn finished_with(&self, p: &std::path::Path) -> bool {
-        self.resumed_ops.iter().any(|op| op.path == p)
+        let real = crate::fsutil::resolve_existing(p);
+        self.resumed_ops.iter().any(|op| op.path == real)
     }
 }
 
