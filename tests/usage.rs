@@ -602,3 +602,46 @@ fn a_hub_cache_inside_the_custom_folder_is_counted_once() {
     let dupes = ours["duplicates"].to_string();
     assert!(!dupes.contains(&via_custom), "{dupes}");
 }
+
+/// A link at the top of the custom folder to the real HF_HOME (`~/models/hf -> /data/hf`),
+/// and a custom folder that is LM Studio's: each store's files are counted once.
+#[test]
+fn a_store_reached_through_the_custom_folder_by_a_link_or_as_itself_is_counted_once() {
+    let env = TestEnv::new();
+    let data = env.home.join("data/hf");
+    let custom_dir = env.home.join("models");
+    fs::create_dir_all(&custom_dir).unwrap();
+    std::os::unix::fs::symlink(&data, custom_dir.join("hf")).unwrap();
+    rich_hub(&data.join("hub"));
+    let own = custom_dir.join("my-finetune");
+    fs::create_dir_all(&own).unwrap();
+    fs::write(own.join("config.json"), b"{\"mine\":1}").unwrap();
+    fs::write(own.join("model.safetensors"), [7u8; 40_000]).unwrap();
+    let env = env
+        .with_env("HF_HOME", data.to_str().unwrap())
+        .with_env("CUSTOM_MODEL_DIR", custom_dir.to_str().unwrap());
+    let ours = usage_json(&env, &[]);
+    let custom = ours["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["store"] == "custom")
+        .unwrap();
+    assert_eq!(custom["bytes"], 40_010, "{ours:#}");
+
+    // CUSTOM_MODEL_DIR set to LM Studio's models folder.
+    let lm = env.home.join(".lmstudio/models/pub/model-GGUF");
+    fs::create_dir_all(&lm).unwrap();
+    fs::write(lm.join("model.gguf"), [9u8; 30_000]).unwrap();
+    let lm_models = env.home.join(".lmstudio/models");
+    let env = env.with_env("CUSTOM_MODEL_DIR", lm_models.to_str().unwrap());
+    let ours = usage_json(&env, &[]);
+    let gguf: Vec<&Value> = ours["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["path"].as_str().unwrap_or("").contains("model-GGUF"))
+        .collect();
+    assert_eq!(gguf.len(), 1, "{gguf:#?}");
+    assert_eq!(gguf[0]["store"], "lmstudio");
+}

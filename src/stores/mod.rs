@@ -282,18 +282,30 @@ pub fn lmstudio_models(home: &Path) -> PathBuf {
     lm_home.join("models")
 }
 
-/// The folders of `others` that lie inside `root` (by identity: both resolved), spelled
-/// under `root` as a walk of it names them.
+/// What a walk of `root` must leave out because another store owns it (by identity: all
+/// resolved), spelled as the walk names it: a store inside `root` or equal to it, and the
+/// links at its top (the walk follows those) that lead to a store, into one, or above one.
 pub fn nested_in(root: &Path, others: &[&PathBuf]) -> Vec<PathBuf> {
-    let real_root = crate::fsutil::resolve_existing(root);
-    others
-        .iter()
-        .filter_map(|o| {
-            let real = crate::fsutil::resolve_existing(o);
-            let rest = real.strip_prefix(&real_root).ok()?;
-            (!rest.as_os_str().is_empty()).then(|| root.join(rest))
-        })
-        .collect()
+    use crate::fsutil::resolve_existing;
+    let mut spots = vec![(root.to_path_buf(), resolve_existing(root))];
+    if let Ok(rd) = fs::read_dir(root) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                spots.push((e.path(), resolve_existing(&e.path())));
+            }
+        }
+    }
+    let mut skip = Vec::new();
+    for other in others.iter().map(|o| resolve_existing(o)) {
+        for (spelled, real) in &spots {
+            if let Ok(rest) = other.strip_prefix(real) {
+                skip.push(spelled.join(rest));
+            } else if spelled != root && real.starts_with(&other) {
+                skip.push(spelled.clone());
+            }
+        }
+    }
+    skip
 }
 
 /// Collects warnings from parallel readers; each is also printed to stderr by the caller.
