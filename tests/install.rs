@@ -192,6 +192,12 @@ fn uninstall_removes_the_folders_install_made_once_they_are_empty() {
         "{}",
         stderr(&dry)
     );
+    // modelenv's own config folder is not the user's file's: it is kept, and not named.
+    assert!(
+        !stderr(&dry).contains("~/.config/modelenv "),
+        "{}",
+        stderr(&dry)
+    );
     assert!(
         env.home.join(".config/fish/conf.d").is_dir(),
         "a dry run removes nothing"
@@ -203,11 +209,38 @@ fn uninstall_removes_the_folders_install_made_once_they_are_empty() {
 
     env.ok(&["install", "--shell", "fish", "--no-doctor"]);
     env.write(".config/fish/conf.d/mine.fish", "set -gx EDITOR vim\n");
-    env.ok(&["uninstall"]);
+    let out = env.ok(&["uninstall"]);
+    assert!(
+        !stderr(&out).contains("removed the folder"),
+        "a folder that was kept is not said removed: {}",
+        stderr(&out)
+    );
     assert!(!env.home.join(".config/fish/conf.d/modelenv.fish").exists());
     assert_eq!(
         env.read(".config/fish/conf.d/mine.fish"),
         "set -gx EDITOR vim\n"
+    );
+
+    // conf.d moved into the user's dotfiles and linked back: the link and the folder it
+    // leads to stay, and neither is said removed.
+    fs::remove_dir_all(env.home.join(".config/fish")).unwrap();
+    env.ok(&["install", "--shell", "fish", "--no-doctor"]);
+    let dotfiles = env.home.join("dotfiles/fish-conf.d");
+    fs::create_dir_all(env.home.join("dotfiles")).unwrap();
+    fs::rename(env.home.join(".config/fish/conf.d"), &dotfiles).unwrap();
+    symlink(&dotfiles, env.home.join(".config/fish/conf.d")).unwrap();
+    let out = env.run(&["uninstall"]);
+    assert!(
+        !stderr(&out).contains("removed the folder"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(dotfiles.is_dir());
+    assert!(
+        env.home
+            .join(".config/fish/conf.d")
+            .symlink_metadata()
+            .is_ok()
     );
 }
 

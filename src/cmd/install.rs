@@ -208,8 +208,9 @@ fn plan_edits(
                 Err(_) => {}
             }
         }
-        edits.push(plan_config(settings, on_system)?);
+        // Folders made for the user's files; modelenv's own config stays, and its folder.
         state.note_created_dirs(&edits);
+        edits.push(plan_config(settings, on_system)?);
         edits.push(state.edit(&settings.state_dir)?);
         return Ok(edits);
     }
@@ -239,8 +240,8 @@ fn plan_edits(
         }
         None => {}
     }
-    edits.push(plan_config(settings, on_system)?);
     state.note_created_dirs(&edits);
+    edits.push(plan_config(settings, on_system)?);
     edits.push(state.edit(&settings.state_dir)?);
     Ok(edits)
 }

@@ -184,7 +184,8 @@ pub fn store_paths(settings: &Settings) -> Vec<std::path::PathBuf> {
     ]
 }
 
-/// Removes the folders install created that are empty now (deepest first); the ones removed.
+/// Removes the folders install created that are empty now (deepest first); returns the ones
+/// it removed.
 pub(super) fn remove_empty_dirs(
     settings: &Settings,
     command: &str,
@@ -217,5 +218,12 @@ pub(super) fn remove_empty_dirs(
     for p in outcome.problems() {
         crate::ui::warn(p);
     }
-    Ok(planned)
+    // Only what was removed (one operation per folder, in order).
+    use crate::fsops::Status;
+    Ok(planned
+        .into_iter()
+        .zip(&outcome.results)
+        .filter(|(_, r)| matches!(r.status, Status::Done | Status::AlreadyDone))
+        .map(|(d, _)| d)
+        .collect())
 }
