@@ -558,8 +558,12 @@ fn a_custom_folder_inside_a_library_cache_is_refused() {
         "{}",
         stderr(&out)
     );
+    // Not even a lock file is left by a refusal.
+    let after = env.snapshot();
+    let new: Vec<_> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    assert_eq!(new, Vec::<&std::path::PathBuf>::new());
     assert_eq!(
-        common::changed(&before, &env.snapshot()),
+        common::changed(&before, &after),
         Vec::<std::path::PathBuf>::new()
     );
 }

@@ -43,6 +43,9 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<Exit
         }
         ConfigAction::Set { key, value, apply } => {
             let boolean = check_value(settings, key, value)?;
+            // Refused before the lock too, so a refusal leaves not even a lock file behind
+            // (checked again under it, with the values as they are then).
+            check_layout_after(settings, key, value)?;
             // One lock for the whole command: the new value, and with --apply the install
             // and migrate it runs (they go on under it). Everything is read under it.
             let _changes = super::begin_changes(settings, "config set")?;
@@ -53,15 +56,7 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<Exit
                 &mut Vec::new(),
             )?;
             let mut state = State::load(&before.state_dir)?;
-            if key == "hf_home" || key == "custom_model_dir" {
-                let mut after = before.clone();
-                let new = normalize(&expand_path(value, &before.home));
-                match key.as_str() {
-                    "hf_home" => after.hf_home = new,
-                    _ => after.custom_model_dir = new,
-                }
-                crate::settings::check_layout(&after)?;
-            }
+            check_layout_after(&before, key, value)?;
             if key == "hf_home" {
                 let new_home = normalize(&expand_path(value, &before.home));
                 check_new_hf_home(&before, &state, &new_home)?;
@@ -78,6 +73,19 @@ pub fn run(settings: &Settings, env: &Env, action: &ConfigAction) -> Result<Exit
         }
     }
     Ok(Exit::Ok)
+}
+
+/// Refuses a new `hf_home` or `custom_model_dir` that would put CUSTOM_MODEL_DIR inside a
+/// library's cache ([`crate::settings::check_layout`]).
+fn check_layout_after(settings: &Settings, key: &str, value: &str) -> Result<()> {
+    let mut after = settings.clone();
+    let new = normalize(&expand_path(value, &settings.home));
+    match key {
+        "hf_home" => after.hf_home = new,
+        "custom_model_dir" => after.custom_model_dir = new,
+        _ => return Ok(()),
+    }
+    crate::settings::check_layout(&after)
 }
 
 /// Refuses a value that could not be read back, before anything changes.
