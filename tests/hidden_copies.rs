@@ -777,6 +777,39 @@ fn migrate_stray_killed_at_any_change_is_finished_by_the_same_command() {
     assert!(kills >= 2, "only {kills} runs were killed");
 }
 
+/// A custom folder that a link made after install puts inside the hub cache: the doctor
+/// fails it (instead of a pass and a `migrate --stray` hint that cannot work), and `migrate
+/// --stray` refuses before changing anything.
+#[test]
+fn a_custom_folder_linked_into_the_hub_cache_is_failed_and_strays_are_not_moved_into_it() {
+    let env = TestEnv::new();
+    let hub = env.home.join(".cache/huggingface/hub");
+    let stray = hub.join("mine");
+    fs::create_dir_all(&stray).unwrap();
+    fs::write(stray.join("weights.npz"), b"w").unwrap();
+    let custom = env.home.join("mymodels");
+    let env = env.with_env("CUSTOM_MODEL_DIR", custom.to_str().unwrap());
+    std::os::unix::fs::symlink(&stray, &custom).unwrap();
+    let d: Value =
+        serde_json::from_slice(&env.run(&["doctor", "--no-probe", "--json"]).stdout).unwrap();
+    let c = d["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "location.custom_model_dir")
+        .unwrap();
+    assert_eq!(c["status"], "fail", "{c:#}");
+    let before = env.snapshot();
+    let out = env.run(&["migrate", "--stray", stray.to_str().unwrap(), "--apply"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("CUSTOM_MODEL_DIR"));
+    assert_eq!(
+        common::changed(&before, &env.snapshot()),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(fs::read(stray.join("weights.npz")).unwrap(), b"w");
+}
+
 #[test]
 fn migrate_stray_refuses_a_repo_folder_and_a_taken_name() {
     let env = TestEnv::new();

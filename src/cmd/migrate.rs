@@ -155,6 +155,8 @@ struct StrayReport {
 
 /// `migrate --stray DIR…`: stray folders of the hub cache move to CUSTOM_MODEL_DIR.
 fn run_strays(settings: &Settings, args: &MigrateArgs) -> Result<Exit> {
+    // Where strays go must not be inside the hub cache they leave.
+    crate::settings::check_layout(settings)?;
     // With --apply, an interrupted earlier run is finished first: the same command run again
     // after a kill finds its folders moved, which is done, not an error.
     let lock = if args.apply {
@@ -203,8 +205,13 @@ fn run_strays(settings: &Settings, args: &MigrateArgs) -> Result<Exit> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);
     }
-    let verb = if args.apply { "moved" } else { "would move" };
     for s in &report.strays {
+        // Said moved only when it is where it went and gone from where it was.
+        let verb = match args.apply {
+            false => "would move",
+            true if !s.path.exists() && s.to.exists() => "moved",
+            true => "NOT moved (see above)",
+        };
         println!(
             "{}: {} {verb} to {}",
             show(settings, &s.path),

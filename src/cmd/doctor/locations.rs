@@ -43,6 +43,18 @@ pub(super) fn checks(settings: &Settings) -> Vec<Check> {
             .path(&p)
         })
         .collect();
+    // A custom folder inside a library's cache (a link made after install can put it there).
+    if let Err(e) = crate::settings::check_layout(settings)
+        && let Some(c) = out.iter_mut().find(|c| c.id == "location.custom_model_dir")
+    {
+        *c = Check::new(
+            "location.custom_model_dir",
+            Status::Fail,
+            format!("{e:#}"),
+        )
+        .hint("`modelenv config set custom_model_dir DIR` with a folder outside HF_HOME's caches, then move its contents there")
+        .path(&settings.custom_model_dir);
+    }
     // Free space where the hub cache lives, against the recommended headroom.
     if let Some(at) = settings
         .hub_cache()
