@@ -845,7 +845,7 @@ _modelenv() {
             return 0
             ;;
         modelenv__subcmd__migrate)
-            opts="-h -V --store --local-dir --stray --repo --repo-type --apply --dry-run --json --hf-home --custom-model-dir --help --version"
+            opts="-h -V --store --local-dir --stray --repo --repo-type --ref --apply --dry-run --json --hf-home --custom-model-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,6 +869,10 @@ _modelenv() {
                     ;;
                 --repo-type)
                     COMPREPLY=($(compgen -W "model dataset space" -- "${cur}"))
+                    return 0
+                    ;;
+                --ref)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --hf-home)

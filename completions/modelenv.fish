@@ -181,6 +181,7 @@ complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l repo -d 'T
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l repo-type -d 'The type of that repo' -r -f -a "model\t''
 dataset\t''
 space\t''"
+complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l ref -d 'Also point this ref (the branch or tag the download was made from, usually `main`) at the imported commit, so the libraries find the model by name offline, as if they had downloaded it; refused when the central store\'s ref names another commit' -r
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l hf-home -d 'Hugging Face home [default: ${XDG_CACHE_HOME:-~/.cache}/huggingface]; the hub cache is <HF_HOME>/hub' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l custom-model-dir -d 'Folder for models that do not come from the Hugging Face hub [default: ~/models]' -r -F
 complete -c modelenv -n "__fish_modelenv_using_subcommand migrate" -l apply -d 'Carry out exactly the plan the dry run shows'

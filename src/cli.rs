@@ -417,6 +417,11 @@ pub struct MigrateArgs {
     /// The type of that repo
     #[arg(long, value_name = "TYPE", default_value = "model", value_parser = ["model", "dataset", "space"], requires = "local_dir")]
     pub repo_type: String,
+    /// Also point this ref (the branch or tag the download was made from, usually `main`) at
+    /// the imported commit, so the libraries find the model by name offline, as if they had
+    /// downloaded it; refused when the central store's ref names another commit
+    #[arg(long = "ref", value_name = "NAME", requires = "local_dir")]
+    pub git_ref: Option<String>,
     /// Carry out exactly the plan the dry run shows
     #[arg(long, conflicts_with = "dry_run")]
     pub apply: bool,

@@ -35,6 +35,9 @@ pub struct Import {
     pub imported_bytes: u64,
     /// Bytes the central store already held: `modelenv dedupe` links them.
     pub already_central_bytes: u64,
+    /// The ref (`--ref`) that names the commit after the import.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
 }
 
 fn nearest(p: &Path) -> Result<Root> {
@@ -55,7 +58,15 @@ pub fn plan(
     dir: &Path,
     repo: Option<&str>,
     repo_type: &str,
+    git_ref: Option<&str>,
 ) -> Result<(Import, Plan)> {
+    if let Some(r) = git_ref
+        && !valid_ref(r)
+    {
+        bail!(
+            "--ref {r:?} is not a ref name (a branch or tag such as `main` or `v1.0`: letters, digits, `.`, `_`, `-`, parts joined by `/`; not a commit hash); nothing was changed"
+        );
+    }
     if !localdir::is_local_dir(dir) {
         bail!(
             "{} is not a --local-dir download: it has no {}/ (huggingface_hub's download metadata)",
@@ -168,6 +179,7 @@ pub fn plan(
         files: found.files.len(),
         imported_bytes: 0,
         already_central_bytes: 0,
+        git_ref: git_ref.map(str::to_owned),
     };
     // Every file to import is proven to hold its etag's content before the first one moves,
     // then each moves and is linked back, and only then the snapshot links are made.
@@ -214,6 +226,22 @@ pub fn plan(
             }
         }
     }
+    // The ref, when asked: written last, so it never names a snapshot still being made.
+    let ref_write = match git_ref {
+        None => None,
+        Some(r) => {
+            let path = repo_path.join("refs").join(r);
+            match fs::read_to_string(&path) {
+                Ok(held) if held.trim() == commit => None,
+                Ok(held) => bail!(
+                    "the central store's ref {r} of {repo} names the commit {} and this download is {commit}: leave --ref out (the import is then reached by its commit) or download {r} again; nothing was changed",
+                    held.trim()
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(path),
+                Err(e) => bail!("reading {}: {e}", path.display()),
+            }
+        }
+    };
     let mut links = Vec::new();
     for f in &found.files {
         let link = snapshot.join(&f.filename);
@@ -248,7 +276,28 @@ pub fn plan(
     for (link, target) in links {
         plan.symlink(&hub_root, &link, &target)?;
     }
+    if let Some(path) = ref_write {
+        if let Some(dir) = path.parent().filter(|d| !d.is_dir()) {
+            plan.create_dir(&hub_root, dir)?;
+        }
+        // As huggingface_hub writes it: the commit, no line end.
+        plan.write(&hub_root, &path, commit.as_bytes())?;
+    }
     Ok((import, plan))
+}
+
+/// A branch or tag name as a ref file under `refs/` can hold it: `/`-joined parts of letters,
+/// digits, `.`, `_` and `-`, none `.` or `..`; not a commit hash.
+fn valid_ref(r: &str) -> bool {
+    let is_commit = r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit());
+    !is_commit
+        && r.split('/').all(|p| {
+            !p.is_empty()
+                && p != "."
+                && p != ".."
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        })
 }
 
 /// A stray folder of the hub cache and where it goes.

@@ -505,6 +505,126 @@ fn migrate_local_dir_gives_a_repo_huggingface_hub_loads_and_keeps_the_folder() {
     assert_eq!(again["operations"], json!([]));
 }
 
+/// What offline `hf_hub_download(repo, file)` (by name, revision `main`) gives for each file:
+/// its content in hex, or the exception's name.
+fn offline_by_name(env: &TestEnv, repo: &str, files: &[RepoFile]) -> Value {
+    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
+    let out = Command::new(common::python())
+        .arg("-c")
+        .arg(
+            r#"
+import json, sys
+from huggingface_hub import hf_hub_download
+out = {}
+for n in json.loads(sys.argv[3]):
+    try:
+        out[n] = open(hf_hub_download(sys.argv[2], n, cache_dir=sys.argv[1]), "rb").read().hex()
+    except Exception as e:
+        out[n] = type(e).__name__
+print(json.dumps(out))
+"#,
+        )
+        .arg(env.home.join(".cache/huggingface/hub"))
+        .args([repo, &serde_json::to_string(&names).unwrap()])
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HOME", &env.home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// An import names no ref unless asked: offline, huggingface_hub then finds the model by its
+/// commit only. `--ref main` writes the ref as a download would, so offline `hf_hub_download`
+/// by name serves every file; a ref that names another commit is refused, changing nothing.
+#[test]
+fn migrate_local_dir_with_ref_is_found_by_name_offline() {
+    let env = TestEnv::new();
+    let files = repo_files();
+    let commit = fixtures::commit("v1");
+    let dl = env.repo.join("models/tiny");
+    local_dir_download(&env, &dl, &commit, &files, 0);
+    let dl_arg = dl.to_str().unwrap();
+    let args = [
+        "migrate",
+        "--local-dir",
+        dl_arg,
+        "--repo",
+        "org/tiny",
+        "--apply",
+    ];
+    let out = env.ok(&args);
+    assert!(
+        common::stderr(&out).contains("--ref main"),
+        "{}",
+        common::stderr(&out)
+    );
+    let found = offline_by_name(&env, "org/tiny", &files);
+    assert!(
+        files
+            .iter()
+            .all(|f| found[f.name] == "LocalEntryNotFoundError"),
+        "{found:#}"
+    );
+    for bad in ["../x", "a//b", "."] {
+        let out = env.run(&["migrate", "--local-dir", dl_arg, "--ref", bad, "--apply"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{bad}: {}",
+            common::stderr(&out)
+        );
+    }
+    let r = json_of(&env.ok(&[
+        "migrate",
+        "--local-dir",
+        dl_arg,
+        "--ref",
+        "main",
+        "--apply",
+        "--json",
+    ]));
+    assert_eq!(r["import"]["git_ref"], "main");
+    let refs = env
+        .home
+        .join(".cache/huggingface/hub/models--org--tiny/refs/main");
+    assert_eq!(fs::read_to_string(&refs).unwrap(), commit);
+    let found = offline_by_name(&env, "org/tiny", &files);
+    for f in &files {
+        assert_eq!(found[f.name], hex(&f.data), "{}", f.name);
+    }
+    assert_eq!(
+        hub_view(&env, "org/tiny", &commit, &files)["warnings"],
+        json!([])
+    );
+
+    // Another download of the repo, of another commit, may not move `main`.
+    let other = fixtures::commit("v2");
+    let dl2 = env.repo.join("models/tiny-v2");
+    local_dir_download(&env, &dl2, &other, &files, 0);
+    let before = env.snapshot();
+    let out = env.run(&[
+        "migrate",
+        "--local-dir",
+        dl2.to_str().unwrap(),
+        "--repo",
+        "org/tiny",
+        "--ref",
+        "main",
+        "--apply",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert_eq!(
+        common::changed(&before, &env.snapshot()),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(fs::read_to_string(&refs).unwrap(), commit);
+}
+
 #[test]
 fn migrate_local_dir_infers_the_repo_and_imports_only_what_is_missing() {
     let env = TestEnv::new();

@@ -85,8 +85,13 @@ fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit
     } else {
         None
     };
-    let (import, plan) =
-        crate::migrate_local::plan(settings, &dir, args.repo.as_deref(), &args.repo_type)?;
+    let (import, plan) = crate::migrate_local::plan(
+        settings,
+        &dir,
+        args.repo.as_deref(),
+        &args.repo_type,
+        args.git_ref.as_deref(),
+    )?;
     let mut report = LocalReport {
         applied: args.apply,
         complete: true,
@@ -138,6 +143,15 @@ fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit
         human_size(i.already_central_bytes),
         crate::shell::quote_posix(&i.path.display().to_string())
     );
+    match &i.git_ref {
+        Some(r) => println!(
+            "  the ref {r} {would}name{} this commit",
+            if would.is_empty() { "s" } else { "" }
+        ),
+        None => crate::ui::note(
+            "no ref names this commit: the libraries find it by its hash, and by name (`main`) only online; add `--ref main` if the download was made from main, so they find it offline too",
+        ),
+    }
     if !args.apply {
         crate::ui::hint(
             "dry run: nothing was changed; `modelenv migrate --local-dir … --apply` does exactly this",
