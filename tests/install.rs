@@ -244,6 +244,42 @@ fn uninstall_removes_the_folders_install_made_once_they_are_empty() {
     );
 }
 
+/// With the store elsewhere, install makes `~/.config/environment.d` and `~/.cache` (for the
+/// environment.d file and the default-location link) in a new home: uninstall removes them
+/// again once empty.
+#[test]
+fn uninstall_removes_the_folders_made_for_the_link_and_environment_d() {
+    let env = TestEnv::new();
+    let hf = env.home.join("hf");
+    env.ok(&[
+        "install",
+        "--shell",
+        "bash",
+        "--no-doctor",
+        "--hf-home",
+        hf.to_str().unwrap(),
+    ]);
+    assert!(
+        env.home
+            .join(".config/environment.d/60-modelenv.conf")
+            .is_file()
+    );
+    assert!(
+        env.home
+            .join(".cache/huggingface")
+            .symlink_metadata()
+            .is_ok()
+    );
+    let out = env.ok(&["uninstall"]);
+    for gone in [".config/environment.d", ".cache"] {
+        assert!(
+            env.home.join(gone).symlink_metadata().is_err(),
+            "{gone} is left: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn uninstall_keeps_lines_the_user_added_after_install() {
     let env = TestEnv::new();

@@ -46,6 +46,34 @@ pub fn planned(settings: &Settings) -> Option<(PathBuf, PathBuf)> {
     }
 }
 
+/// The folders install makes for the environment.d file and the link (`~/.config/
+/// environment.d`, `~/.cache` in a new home), recorded so uninstall removes them once empty.
+/// Reads only.
+pub fn folders_made(settings: &Settings) -> Vec<PathBuf> {
+    let mut parents = Vec::new();
+    let file = environment_d_file(settings);
+    if !crate::cmd::doctor::same_path(&default_location(settings), &settings.hf_home)
+        && environment_d_text(settings).is_some()
+        && let Some(dir) = file.parent()
+    {
+        parents.push(dir.to_path_buf());
+    }
+    if let Some((link, _)) = planned(settings)
+        && let Some(dir) = link.parent()
+    {
+        parents.push(dir.to_path_buf());
+    }
+    let mut made = Vec::new();
+    for p in parents {
+        for dir in p.ancestors().take_while(|a| !a.exists()) {
+            if !made.iter().any(|d: &PathBuf| d == dir) {
+                made.push(dir.to_path_buf());
+            }
+        }
+    }
+    made
+}
+
 /// Whether `link` is the link install made and recorded, still pointing where it did.
 fn is_our_link(settings: &Settings, link: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(record(settings)) else {

@@ -208,8 +208,7 @@ fn plan_edits(
                 Err(_) => {}
             }
         }
-        // Folders made for the user's files; modelenv's own config stays, and its folder.
-        state.note_created_dirs(&edits);
+        note_folders(settings, &mut state, &edits);
         edits.push(plan_config(settings, on_system)?);
         edits.push(state.edit(&settings.state_dir)?);
         return Ok(edits);
@@ -240,10 +239,22 @@ fn plan_edits(
         }
         None => {}
     }
-    state.note_created_dirs(&edits);
+    note_folders(settings, &mut state, &edits);
     edits.push(plan_config(settings, on_system)?);
     edits.push(state.edit(&settings.state_dir)?);
     Ok(edits)
+}
+
+/// Records the folders install makes for the user's files and for the environment.d file and
+/// the default-location link, so uninstall removes them once empty; modelenv's own config
+/// stays after uninstall, and so does its folder.
+fn note_folders(settings: &Settings, state: &mut State, edits: &[Edit]) {
+    state.note_created_dirs(edits);
+    for dir in super::default_link::folders_made(settings) {
+        if !state.created_dirs.contains(&dir) {
+            state.created_dirs.push(dir);
+        }
+    }
 }
 
 /// The edits that put the block into every startup file `shell` needs.
