@@ -280,6 +280,49 @@ fn uninstall_removes_the_folders_made_for_the_link_and_environment_d() {
     }
 }
 
+/// uninstall killed after any change, then run again: the folders install made are removed
+/// all the same (they stay in the undo record until they are dealt with).
+#[test]
+fn uninstall_killed_anywhere_still_removes_the_folders_install_made() {
+    let mut kills = 0;
+    for kill in 1..=12 {
+        let env = TestEnv::new();
+        let hf = env.home.join("hf");
+        env.ok(&[
+            "install",
+            "--shell",
+            "bash",
+            "--shell",
+            "fish",
+            "--no-doctor",
+            "--hf-home",
+            hf.to_str().unwrap(),
+        ]);
+        let out = env
+            .cmd(&["uninstall"])
+            .env("MODELENV_TEST_KILL_AFTER", kill.to_string())
+            .output()
+            .unwrap();
+        let killed = common::killed(&out);
+        kills += killed as u32;
+        if killed {
+            env.ok(&["uninstall"]);
+        } else {
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        for gone in [".cache", ".config/environment.d", ".config/fish"] {
+            assert!(
+                env.home.join(gone).symlink_metadata().is_err(),
+                "kill {kill}: {gone} is left"
+            );
+        }
+        if !killed {
+            break;
+        }
+    }
+    assert!(kills >= 3, "only {kills} runs were killed");
+}
+
 #[test]
 fn uninstall_keeps_lines_the_user_added_after_install() {
     let env = TestEnv::new();

@@ -184,14 +184,16 @@ pub fn store_paths(settings: &Settings) -> Vec<std::path::PathBuf> {
     ]
 }
 
-/// Removes the folders install created that are empty now (deepest first); returns the ones
-/// it removed.
+/// Removes the folders install created that are empty now (deepest first), then drops every
+/// one of them from the undo record (a folder that is not empty is the user's now); returns
+/// the ones it removed.
 pub(super) fn remove_empty_dirs(
     settings: &Settings,
     command: &str,
     mut dirs: Vec<std::path::PathBuf>,
 ) -> anyhow::Result<Vec<std::path::PathBuf>> {
     use anyhow::Context;
+    let tried = dirs.clone();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     let mut plan = crate::fsops::Plan::new();
     let mut planned = Vec::new();
@@ -211,19 +213,24 @@ pub(super) fn remove_empty_dirs(
         plan.remove_empty_dir(&root, &d)?;
         planned.push(d);
     }
-    if plan.is_empty() {
-        return Ok(planned);
-    }
-    let outcome = crate::fsops::Run::new(&settings.state_dir, command, None).execute(&plan)?;
-    for p in outcome.problems() {
-        crate::ui::warn(p);
-    }
-    // Only what was removed (one operation per folder, in order).
-    use crate::fsops::Status;
-    Ok(planned
-        .into_iter()
-        .zip(&outcome.results)
-        .filter(|(_, r)| matches!(r.status, Status::Done | Status::AlreadyDone))
-        .map(|(d, _)| d)
-        .collect())
+    let removed = if plan.is_empty() {
+        Vec::new()
+    } else {
+        let outcome = crate::fsops::Run::new(&settings.state_dir, command, None).execute(&plan)?;
+        for p in outcome.problems() {
+            crate::ui::warn(p);
+        }
+        // Only what was removed (one operation per folder, in order).
+        use crate::fsops::Status;
+        planned
+            .into_iter()
+            .zip(&outcome.results)
+            .filter(|(_, r)| matches!(r.status, Status::Done | Status::AlreadyDone))
+            .map(|(d, _)| d)
+            .collect()
+    };
+    let mut state = crate::edit::State::load(&settings.state_dir)?;
+    state.created_dirs.retain(|d| !tried.contains(d));
+    crate::edit::apply(settings, command, &[state.edit(&settings.state_dir)?])?;
+    Ok(removed)
 }

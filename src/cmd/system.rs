@@ -268,7 +268,7 @@ pub fn uninstall(settings: &Settings, args: &UninstallArgs) -> Result<Exit> {
 /// emptied; and the folders install created, to remove once empty. Reads only.
 fn plan_uninstall(sys: &Settings) -> Result<(Vec<Edit>, Vec<PathBuf>)> {
     let mut state = State::load(&sys.state_dir)?;
-    let dirs = std::mem::take(&mut state.created_dirs);
+    let dirs = state.created_dirs.clone();
     let mut edits = Vec::new();
     for (path, rec) in std::mem::take(&mut state.files) {
         let created = rec.created;

@@ -139,7 +139,9 @@ fn plan_edits(
         }
     }
     if args.shells.is_empty() {
-        dirs = std::mem::take(&mut state.created_dirs);
+        // Kept in the record until they are dealt with: a kill before that leaves them to
+        // the next uninstall.
+        dirs = state.created_dirs.clone();
         for path in std::mem::take(&mut state.dotenv_files) {
             let rec = state.files.remove(&path).unwrap_or_default();
             let real = fsutil::resolve_link(&path)?;
