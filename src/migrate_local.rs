@@ -231,14 +231,29 @@ pub fn plan(
         None => None,
         Some(r) => {
             let path = repo_path.join("refs").join(r);
-            match fs::read_to_string(&path) {
-                Ok(held) if held.trim() == commit => None,
-                Ok(held) => bail!(
-                    "the central store's ref {r} of {repo} names the commit {} and this download is {commit}: leave --ref out (the import is then reached by its commit) or download {r} again; nothing was changed",
-                    held.trim()
-                ),
+            match fs::symlink_metadata(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(path),
                 Err(e) => bail!("reading {}: {e}", path.display()),
+                Ok(m) if !m.is_file() => bail!(
+                    "{} is not a file (a link or a folder): huggingface_hub reads a ref as a file holding the commit; fix or remove it first; nothing was changed",
+                    path.display()
+                ),
+                Ok(_) => {
+                    let held = fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    if held == *commit {
+                        None
+                    } else if held.trim() == commit {
+                        // huggingface_hub reads the file as it is: with a line end it names
+                        // no commit. Written again without one.
+                        Some(path)
+                    } else {
+                        bail!(
+                            "the central store's ref {r} of {repo} names the commit {} and this download is {commit}: leave --ref out (the import is then reached by its commit) or download {r} again; nothing was changed",
+                            held.trim()
+                        )
+                    }
+                }
             }
         }
     };

@@ -623,6 +623,50 @@ fn migrate_local_dir_with_ref_is_found_by_name_offline() {
         Vec::<PathBuf>::new()
     );
     assert_eq!(fs::read_to_string(&refs).unwrap(), commit);
+
+    // A ref written by hand with a line end names no commit for huggingface_hub: written
+    // again as it writes one.
+    fs::write(&refs, format!("{commit}\n")).unwrap();
+    env.ok(&["migrate", "--local-dir", dl_arg, "--ref", "main", "--apply"]);
+    assert_eq!(fs::read_to_string(&refs).unwrap(), commit);
+    let found = offline_by_name(&env, "org/tiny", &files);
+    assert_eq!(found[files[0].name], hex(&files[0].data));
+
+    // A link at the ref (dangling, or leading out of the store) is refused before anything
+    // changes, not found at the end.
+    let env = TestEnv::new();
+    let dl3 = env.repo.join("models/tiny-3");
+    local_dir_download(&env, &dl3, &fixtures::commit("v3"), &files, 0);
+    let refs3 = env
+        .home
+        .join(".cache/huggingface/hub/models--org--tiny3/refs");
+    fs::create_dir_all(&refs3).unwrap();
+    std::os::unix::fs::symlink(env.home.join("outside/victim"), refs3.join("main")).unwrap();
+    let before = env.snapshot();
+    let out = env.run(&[
+        "migrate",
+        "--local-dir",
+        dl3.to_str().unwrap(),
+        "--repo",
+        "org/tiny3",
+        "--ref",
+        "main",
+        "--apply",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("is not a file"),
+        "{}",
+        common::stderr(&out)
+    );
+    // (modelenv's own state folder, where its lock is, aside)
+    assert_eq!(
+        common::changed(
+            &common::user_files(&before),
+            &common::user_files(&env.snapshot())
+        ),
+        Vec::<PathBuf>::new()
+    );
 }
 
 #[test]
