@@ -63,7 +63,7 @@ pub struct MigrateRoots {
     custom: Root,
     /// Folders models were archived to: never a source.
     archives: Vec<PathBuf>,
-    /// The libraries' own caches (hub, datasets, Xet), resolved: never where a user's file
+    /// The libraries' own caches in HF_HOME, resolved: never where a user's file
     /// goes (CUSTOM_MODEL_DIR = HF_HOME and a project named `hub` would put it there).
     library: Vec<PathBuf>,
 }
@@ -81,14 +81,11 @@ impl MigrateRoots {
                 .with_context(|| format!("opening {}", project.display()))?,
             hub: nearest(&settings.hub_cache())?,
             custom: nearest(&settings.custom_model_dir)?,
-            library: [
-                settings.hub_cache(),
-                settings.datasets_cache(),
-                settings.hf_home.join("xet"),
-            ]
-            .iter()
-            .map(|d| crate::fsutil::resolve_existing(d))
-            .collect(),
+            library: settings
+                .library_caches()
+                .iter()
+                .map(|(_, d)| crate::fsutil::resolve_existing(d))
+                .collect(),
         })
     }
 }

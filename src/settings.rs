@@ -499,6 +499,22 @@ impl Settings {
         self.hf_home.join("datasets")
     }
 
+    /// The folders of HF_HOME the libraries fill by their own rules, with what each is: the
+    /// hub, datasets and Xet caches, huggingface_hub's assets and the modules datasets and
+    /// transformers write (`HF_HOME/assets`, `HF_HOME/modules` by default).
+    pub fn library_caches(&self) -> [(&'static str, PathBuf); 5] {
+        [
+            ("the hub cache", self.hub_cache()),
+            ("the datasets cache", self.datasets_cache()),
+            ("the Xet cache", self.hf_home.join("xet")),
+            (
+                "huggingface_hub's assets cache",
+                self.hf_home.join("assets"),
+            ),
+            ("the libraries' modules cache", self.hf_home.join("modules")),
+        ]
+    }
+
     /// The exported variables and their values, in `EXPORT_NAMES` order.
     /// TRANSFORMERS_CACHE is left out when `transformers_cache = false`.
     pub fn exports(&self) -> Vec<(&'static str, PathBuf)> {
@@ -584,17 +600,13 @@ pub fn check_locations(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a CUSTOM_MODEL_DIR that is, or lies inside, a folder a library owns: the hub cache
-/// (huggingface_hub reports every folder there that is not a repo as corrupt, and `migrate
-/// --stray` moves such folders out into CUSTOM_MODEL_DIR), the datasets cache or the Xet
-/// cache. Compared by identity: both resolved.
+/// Refuses a CUSTOM_MODEL_DIR that is, or lies inside, a folder a library owns
+/// ([`Settings::library_caches`]: huggingface_hub reports every folder of the hub cache that
+/// is not a repo as corrupt, and `migrate --stray` moves such folders out into
+/// CUSTOM_MODEL_DIR). Compared by identity: both resolved.
 pub fn check_layout(settings: &Settings) -> Result<()> {
     let custom = crate::fsutil::resolve_existing(&settings.custom_model_dir);
-    for (what, dir) in [
-        ("the hub cache", settings.hub_cache()),
-        ("the datasets cache", settings.datasets_cache()),
-        ("the Xet cache", settings.hf_home.join("xet")),
-    ] {
+    for (what, dir) in settings.library_caches() {
         if custom.starts_with(crate::fsutil::resolve_existing(&dir)) {
             bail!(
                 "CUSTOM_MODEL_DIR {} lies inside {what} {} (HF_HOME {}), which the Hugging Face libraries own; choose a folder outside it (nothing was changed)",

@@ -608,6 +608,13 @@ fn a_users_file_never_goes_into_a_library_cache_by_way_of_the_custom_folder() {
     fs::create_dir_all(adapter.parent().unwrap()).unwrap();
     fs::write(&adapter, b"the only adapter").unwrap();
     fs::write(mc.join("loose.safetensors"), b"loose weights").unwrap();
+    // And one named `assets` (huggingface_hub's assets cache is HF_HOME/assets).
+    let mc2 = env.repo.join("assets/model_cache");
+    let r = Hub::new(&mc2).repo("model", "o/n");
+    r.snapshot(&commit("b"), &[lfs("model.safetensors", b"other weights")]);
+    r.git_ref("main", &commit("b"));
+    let notes = mc2.join("models--o--n/NOTES.md");
+    fs::write(&notes, b"my notes").unwrap();
     let before = env.snapshot();
     let out = migrate(&env, &["--apply"]);
     let err = common::stderr(&out);
@@ -620,4 +627,6 @@ fn a_users_file_never_goes_into_a_library_cache_by_way_of_the_custom_folder() {
     assert_eq!(fs::read(&adapter).unwrap(), b"the only adapter");
     assert!(!hf_home.join("hub/loose.safetensors").exists());
     assert!(!hf_home.join("hub/models--o--m/finetune").exists());
+    assert_eq!(fs::read(&notes).unwrap(), b"my notes");
+    assert!(!hf_home.join("assets/model_cache").exists());
 }

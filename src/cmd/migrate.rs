@@ -138,11 +138,14 @@ fn run_local(settings: &Settings, args: &MigrateArgs, dir: &Path) -> Result<Exit
         &i.commit[..12],
         show(settings, &i.repo_path)
     );
-    println!(
-        "  its files {would}stay where they are, as hard links of the central blobs; {} already central: `modelenv dedupe --dir {} --apply` links them",
-        human_size(i.already_central_bytes),
-        crate::shell::quote_posix(&i.path.display().to_string())
-    );
+    println!("  its files {would}stay where they are, as hard links of the central blobs");
+    if i.already_central_bytes > 0 {
+        println!(
+            "  {} already central: `modelenv dedupe --dir {} --apply` links them",
+            human_size(i.already_central_bytes),
+            crate::shell::quote_posix(&i.path.display().to_string())
+        );
+    }
     match &i.git_ref {
         Some(r) => println!(
             "  the ref {r} {would}name{} this commit",
