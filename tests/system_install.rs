@@ -159,6 +159,23 @@ impl Machine {
         )
     }
 
+    /// [`Machine::root`] killed after `kill` changes (the test hook).
+    fn root_killed_after(&self, kill: u64, args: &[&str]) -> Output {
+        let mut argv = vec![self.bin.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        let kill = kill.to_string();
+        self.run(
+            false,
+            &[
+                ("HOME", &self.root_home),
+                ("USER", Path::new("root")),
+                ("SHELL", Path::new("/bin/bash")),
+                ("MODELENV_TEST_KILL_AFTER", Path::new(&kill)),
+            ],
+            &argv,
+        )
+    }
+
     fn root_ok(&self, args: &[&str]) -> Output {
         let out = self.root(args);
         assert!(
@@ -368,6 +385,48 @@ fn every_users_fresh_shells_get_the_system_store_and_uninstall_restores_every_by
         vec![None; 4],
         "the exports outlive uninstall"
     );
+}
+
+/// `uninstall --system` killed after any change, then run again: /etc is as it was, the
+/// folder install made (`/etc/modelenv`) included.
+#[test]
+fn uninstall_system_killed_anywhere_then_rerun_restores_etc_whole() {
+    let mut kills = 0;
+    for kill in 1..=12 {
+        let Some(m) = machine() else {
+            return;
+        };
+        let before = m.etc_snapshot();
+        assert!(!m.etc.join("modelenv").exists());
+        m.root_ok(&[
+            "install",
+            "--system",
+            "--hf-home",
+            HF,
+            "--custom-model-dir",
+            CUSTOM,
+        ]);
+        let out = m.root_killed_after(kill, &["uninstall", "--system"]);
+        // Through unshare and sh the kill shows as status 137 (or sh says so).
+        let killed = common::killed(&out)
+            || out.status.code() == Some(137)
+            || stderr(&out).contains("Killed");
+        if killed {
+            kills += 1;
+            m.root_ok(&["uninstall", "--system"]);
+        } else {
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        assert_eq!(
+            common::changed(&before, &m.etc_snapshot()),
+            Vec::<PathBuf>::new(),
+            "kill {kill}"
+        );
+        if !killed {
+            break;
+        }
+    }
+    assert!(kills >= 2, "only {kills} runs were killed");
 }
 
 #[test]
