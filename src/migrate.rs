@@ -282,7 +282,9 @@ pub fn plan_cache(
         }
     }
     if p.res.problems.is_empty() {
-        let r = p.plan.remove_tree(&roots.project, &cache.path);
+        let r = p
+            .plan
+            .remove_accounted_tree(&roots.project, &cache.path, cache_bookkeeping);
         p.ok(r);
     }
     if !p.res.problems.is_empty() {
@@ -293,6 +295,31 @@ pub fn plan_cache(
         p.res.duplicate_bytes = 0;
     }
     (p.res, p.plan)
+}
+
+/// What a cache holds that is no content of its own, so nothing needs to carry it before
+/// the cache goes (`rel`: a path in the cache): lock files, the cache tag, unfinished
+/// downloads, modelenv's own partial copies, and a repo folder's `refs`, `.no_exist` and
+/// `trees` (merged: the central store's win).
+fn cache_bookkeeping(rel: &Path) -> bool {
+    let names: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let Some(last) = names.last() else {
+        return false;
+    };
+    let repo_meta = names.windows(2).any(|w| {
+        w[0].split_once("--")
+            .is_some_and(|(t, _)| repo_type(t).is_some())
+            && matches!(w[1].as_str(), "refs" | ".no_exist" | "trees")
+    });
+    repo_meta
+        || names.iter().any(|n| n == ".locks")
+        || matches!(last.as_str(), "CACHEDIR.TAG" | "version.txt")
+        || last.ends_with(".incomplete")
+        || last.ends_with(".modelenv-partial")
+        || last.ends_with(".lock")
 }
 
 /// One `models--org--name` folder: blobs first (a snapshot link must never point at a blob

@@ -27,6 +27,9 @@ pub enum Refusal {
     ContentDiffers { path: PathBuf },
     /// A file is in the way of one the plan creates.
     Exists { path: PathBuf },
+    /// A file in a folder the plan would remove that no earlier step moved out or proved
+    /// present elsewhere.
+    Unaccounted { path: PathBuf },
 }
 
 impl fmt::Display for Refusal {
@@ -68,6 +71,11 @@ impl fmt::Display for Refusal {
             Refusal::Exists { path } => {
                 write!(f, "{} already exists; left as it is", path.display())
             }
+            Refusal::Unaccounted { path } => write!(
+                f,
+                "{} was neither moved nor proven present elsewhere; the folder holding it is kept",
+                path.display()
+            ),
         }
     }
 }

@@ -322,6 +322,43 @@ impl Plan {
         Ok(())
     }
 
+    /// Removes a folder whose content this plan carries away (a migrated cache): refused
+    /// unless every regular file in it with any bytes is accounted for by an earlier step of
+    /// this plan (moved out, or checked against a content hash: the planner pairs such a
+    /// check with one of the copy elsewhere) or is bookkeeping `exempt` names (by its path
+    /// in the folder). A planner that forgets a file cannot delete it.
+    pub fn remove_accounted_tree(
+        &mut self,
+        root: &Root,
+        p: &Path,
+        exempt: impl Fn(&Path) -> bool,
+    ) -> Result<(), Refusal> {
+        let target = Target::existing(root, p)?;
+        let contents = super::tree::manifest_of(p)?;
+        let accounted: std::collections::HashSet<&Path> = self
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Move { from, .. } if from.root.is(root) => Some(from.rel.as_path()),
+                Action::Check {
+                    target: t,
+                    verify: Verify::Name(_) | Verify::Sha256(_),
+                } if t.root.is(root) => Some(t.rel.as_path()),
+                _ => None,
+            })
+            .collect();
+        for (rel, fp) in &contents {
+            if fp.kind != Kind::File || fp.size == 0 || exempt(rel) {
+                continue;
+            }
+            if !accounted.contains(target.rel.join(rel).as_path()) {
+                return Err(Refusal::Unaccounted { path: p.join(rel) });
+            }
+        }
+        self.push(Action::RemoveTree { target, contents });
+        Ok(())
+    }
+
     /// Removes a folder if it is empty when its turn comes.
     pub fn remove_empty_dir(&mut self, root: &Root, p: &Path) -> Result<(), Refusal> {
         let target = Target::existing(root, p)?;

@@ -209,6 +209,63 @@ fn remove_tree_removes_links_not_their_targets() {
     );
 }
 
+/// A folder a plan carries away is removed only when every file with bytes in it was moved
+/// out or checked against a hash by an earlier step (or is bookkeeping the caller names): a
+/// planner that forgot one file cannot delete it.
+#[test]
+fn an_accounted_removal_needs_every_file_moved_or_proven() {
+    let (dir, root) = setup();
+    let cache = dir.path().join("cache");
+    fs::create_dir_all(cache.join("sub")).unwrap();
+    fs::write(cache.join("weights"), "w").unwrap();
+    fs::write(cache.join("sub/adapter"), "the only copy").unwrap();
+    fs::write(cache.join("sub/checked"), "c").unwrap();
+    fs::write(cache.join("empty"), "").unwrap();
+    fs::write(cache.join("lock"), "x").unwrap();
+    let dest = dir.path().join("central");
+    fs::create_dir(&dest).unwrap();
+    let exempt = |rel: &Path| rel == Path::new("lock");
+
+    let mut plan = Plan::new();
+    plan.move_to(
+        &root,
+        &cache.join("weights"),
+        &root,
+        &dest.join("weights"),
+        Verify::Source,
+    )
+    .unwrap();
+    plan.check(&root, &cache.join("sub/checked"), Verify::Sha256(sha(b"c")))
+        .unwrap();
+    let err = plan
+        .remove_accounted_tree(&root, &cache, exempt)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Refusal::Unaccounted { path } if path.ends_with("sub/adapter")),
+        "{err}"
+    );
+    // A check that proves nothing (the file as it was, no hash) does not account for it.
+    plan.check(&root, &cache.join("sub/adapter"), Verify::Source)
+        .unwrap();
+    assert!(plan.remove_accounted_tree(&root, &cache, exempt).is_err());
+    plan.move_to(
+        &root,
+        &cache.join("sub/adapter"),
+        &root,
+        &dest.join("adapter"),
+        Verify::Source,
+    )
+    .unwrap();
+    plan.remove_accounted_tree(&root, &cache, exempt).unwrap();
+    let o = run(dir.path(), &plan);
+    assert!(o.complete(), "{:?}", o.problems());
+    assert!(!cache.exists());
+    assert_eq!(
+        fs::read_to_string(dest.join("adapter")).unwrap(),
+        "the only copy"
+    );
+}
+
 #[test]
 fn another_filesystem_is_refused_for_links_and_trees() {
     let (dir, root) = setup();
