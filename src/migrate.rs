@@ -213,6 +213,20 @@ pub fn plan_cache(
         ));
         return (p.res, p.plan);
     }
+    // Everything in it must be readable first: a folder found unreadable half-way through
+    // would leave the cache half moved.
+    if let Some(e) = walkdir::WalkDir::new(&cache.path)
+        .follow_links(false)
+        .into_iter()
+        .find_map(Result::err)
+    {
+        p.problem(format!(
+            "cannot read all of {}: {e}; the cache is kept",
+            cache.path.display()
+        ));
+        return (p.res, p.plan);
+    }
+    let planned_before: std::collections::HashSet<PathBuf> = planned.keys().cloned().collect();
     let project = cache
         .path
         .parent()
@@ -289,18 +303,23 @@ pub fn plan_cache(
     }
     if !p.res.problems.is_empty() {
         // A cache that stays stays whole: nothing is moved out of a folder modelenv is not
-        // sure is a cache (a source folder named `huggingface`, a cache holding links).
+        // sure is a cache (a source folder named `huggingface`, a cache holding links). Later
+        // caches must not count on what it would have brought.
         p.plan.truncate(0);
         p.res.moved_bytes = 0;
         p.res.duplicate_bytes = 0;
+        planned.retain(|k, _| planned_before.contains(k));
     }
+    // Every proof before the first change: a copy found wrong stops the cache untouched.
+    p.plan.checks_first();
     (p.res, p.plan)
 }
 
 /// What a cache holds that is no content of its own, so nothing needs to carry it before
-/// the cache goes (`rel`: a path in the cache): lock files, the cache tag, unfinished
-/// downloads, modelenv's own partial copies, and a repo folder's `refs`, `.no_exist` and
-/// `trees` (merged: the central store's win).
+/// the cache goes (`rel`: a path in the cache): the cache tag and version at its top,
+/// unfinished downloads, modelenv's own partial copies, and a repo folder's `refs`,
+/// `.no_exist` and `trees` (merged: the central store's win). Lock files are empty, which
+/// needs no exemption.
 fn cache_bookkeeping(rel: &Path) -> bool {
     let names: Vec<String> = rel
         .components()
@@ -315,11 +334,18 @@ fn cache_bookkeeping(rel: &Path) -> bool {
             && matches!(w[1].as_str(), "refs" | ".no_exist" | "trees")
     });
     repo_meta
-        || names.iter().any(|n| n == ".locks")
-        || matches!(last.as_str(), "CACHEDIR.TAG" | "version.txt")
+        || (names.len() == 1 && matches!(last.as_str(), "CACHEDIR.TAG" | "version.txt"))
         || last.ends_with(".incomplete")
         || last.ends_with(".modelenv-partial")
-        || last.ends_with(".lock")
+}
+
+/// What a planned ref write is remembered by (its bytes, hashed), to tell another cache's
+/// ref for the same repo apart.
+fn ref_key(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// One `models--org--name` folder: blobs first (a snapshot link must never point at a blob
@@ -332,11 +358,13 @@ fn plan_repo(
     user_dest: &Path,
     planned: &mut HashMap<PathBuf, u64>,
 ) {
-    let (planned_before, problems_before) = (p.plan.len(), p.res.problems.len());
+    let (plan_len, problems_before) = (p.plan.len(), p.res.problems.len());
+    let keys_before: std::collections::HashSet<PathBuf> = planned.keys().cloned().collect();
     plan_repo_files(p, settings, entry, name, user_dest, planned);
     if p.res.problems.len() > problems_before {
         // A repo moves whole or not at all: no ref or snapshot centrally without its blobs.
-        p.plan.truncate(planned_before);
+        p.plan.truncate(plan_len);
+        planned.retain(|k, _| keys_before.contains(k));
     }
 }
 
@@ -365,8 +393,13 @@ fn plan_duplicate_blob(p: &mut CachePlanner, local: &Path, dest: &Path, bname: &
     let (hub, project) = (&p.roots.hub, &p.roots.project);
     if !dest.exists() {
         if is_hash_name(bname) {
-            // Another cache of this run moves its copy there; the local one is checked here.
+            // Another cache of this run moves its copy there: this one goes only once both
+            // are proven to hold what the name promises (that copy, when it has arrived).
             let r = p.plan.check(project, local, Verify::Name(bname.to_owned()));
+            p.ok(r);
+            let r = p
+                .plan
+                .check_later(hub, dest, Verify::Name(bname.to_owned()));
             p.ok(r);
             return true;
         }
@@ -508,7 +541,19 @@ fn plan_repo_files(
         let rel = f.strip_prefix(&snaps).unwrap_or(&f).to_path_buf();
         let dest = central.join("snapshots").join(&rel);
         if meta.file_type().is_symlink() {
-            let etag = fs::read_link(&f).map(|t| name_of(&t)).unwrap_or_default();
+            let target = fs::read_link(&f).unwrap_or_default();
+            let etag = name_of(&target);
+            // Only a link into this repo's own blobs is the cache's: one elsewhere (a file
+            // of the user's outside the cache) would be rebuilt to another file.
+            let leads_to = crate::settings::normalize(&f.parent().unwrap_or(&f).join(&target));
+            if target.is_absolute() || leads_to != entry.join("blobs").join(&etag) {
+                p.problem(format!(
+                    "{} links to {}, not to its repo's blobs; the cache is kept so the link and what it points to stay as they are",
+                    f.display(),
+                    target.display()
+                ));
+                continue;
+            }
             let blob = central.join("blobs").join(&etag);
             if !blob.exists() && !planned.contains_key(&blob) {
                 p.problem(format!(
@@ -538,7 +583,32 @@ fn plan_repo_files(
                 .join(side)
                 .join(f.strip_prefix(entry.join(side)).unwrap_or(&f));
             if !meta.is_file() {
+                if side == "refs" {
+                    p.problem(format!(
+                        "{} is not a plain file (a link?); the libraries read it as their ref, so this repo stays in the project cache",
+                        f.display()
+                    ));
+                }
                 continue;
+            }
+            if side == "refs"
+                && let Ok(bytes) = fs::read(&f)
+            {
+                // Another cache of this run bringing the same ref with another commit.
+                let h = ref_key(&bytes);
+                match planned.get(&dest) {
+                    Some(&other) if other != h => {
+                        p.problem(format!(
+                            "{} names another commit than the same ref another cache of this run brings; this repo stays in the project cache (run migrate again to see which)",
+                            f.display()
+                        ));
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        planned.insert(dest.clone(), h);
+                    }
+                }
             }
             if fs::symlink_metadata(&dest).is_ok() {
                 // A ref that names another commit centrally would leave this project's

@@ -303,6 +303,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         // last in the plan).
         let mroots = migrate::MigrateRoots::new(settings, root, &archives)?;
         let first_cache = report.caches.len();
+        let first_group = cache_groups.len();
         for c in crate::scan::caches(root, &exclude) {
             if c.kind == "local-dir" {
                 // The project loads it by its path; only `--local-dir` imports one.
@@ -353,7 +354,11 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             });
         }
         if !edits.is_empty() {
-            config_plans.push(edit::plan(&edits, &settings.state_dir.join("backups"))?);
+            // Done only if every cache of the project was moved when its turn came.
+            config_plans.push((
+                edit::plan(&edits, &settings.state_dir.join("backups"))?,
+                cache_groups[first_group..].to_vec(),
+            ));
         }
     }
     for store in &stores {
@@ -370,8 +375,8 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         cache_groups.push(plan.push_group(item));
         report.caches.push(res);
     }
-    for p in config_plans {
-        plan.push_group(p);
+    for (p, after) in config_plans {
+        plan.push_group_after(p, &after);
     }
     report.operations = plan.views();
     if args.apply {

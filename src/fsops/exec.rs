@@ -332,6 +332,11 @@ impl Run {
                     Status::Skipped,
                     Some("an earlier step for the same item did not happen".to_owned()),
                 )
+            } else if s.after.iter().any(|g| failed_groups.contains(g)) {
+                (
+                    Status::Skipped,
+                    Some("an item it waits for did not happen".to_owned()),
+                )
             } else {
                 match self.act(&s.action) {
                     Ok(st) => {

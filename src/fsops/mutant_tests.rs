@@ -590,6 +590,7 @@ fn a_link_planted_in_a_plan_of_a_folder_is_refused() {
     assert_eq!(keep.seen.unwrap().kind, Kind::Dir);
     let mut plan = Plan::new();
     plan.steps.push(Step {
+        after: Vec::new(),
         group: 0,
         action: Action::Link {
             keep,

@@ -175,11 +175,14 @@ mod bytes_as_text {
 
 /// One planned operation and the group it belongs to: when an operation of a group does not
 /// happen, the later ones of that group are skipped (a cache is not deleted when one of its
-/// files was not moved).
+/// files was not moved); so are those of a group planned to go only after others that did not
+/// all happen (`after`: a config rewritten only once its caches are in place).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Step {
     pub group: u32,
     pub action: Action,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<u32>,
 }
 
 /// What one operation does, for dry runs and reports.
@@ -252,6 +255,16 @@ impl Plan {
         g
     }
 
+    /// [`Plan::push_group`] for an item that must not happen unless every operation of the
+    /// groups `after` did (it is skipped otherwise).
+    pub fn push_group_after(&mut self, item: Plan, after: &[u32]) -> u32 {
+        let g = self.push_group(item);
+        for s in self.steps.iter_mut().filter(|s| s.group == g) {
+            s.after = after.to_vec();
+        }
+        g
+    }
+
     pub fn len(&self) -> usize {
         self.steps.len()
     }
@@ -274,6 +287,7 @@ impl Plan {
         self.steps.push(Step {
             group: self.current,
             action,
+            after: Vec::new(),
         });
     }
 
@@ -506,6 +520,25 @@ impl Plan {
         let target = Target::existing(root, p)?;
         self.push(Action::Check { target, verify });
         Ok(())
+    }
+
+    /// A proof like [`Plan::check`] of a file that may not exist yet while planning (one an
+    /// earlier item of the plan moves there): it must be there, holding `verify`'s content,
+    /// when its turn comes, or the rest of the group is skipped.
+    pub fn check_later(&mut self, root: &Root, p: &Path, verify: Verify) -> Result<(), Refusal> {
+        let target = Target::any(root, p)?;
+        self.push(Action::Check { target, verify });
+        Ok(())
+    }
+
+    /// Puts every check before the changes of the plan (keeping each side's order): what a
+    /// plan must prove is proven before it changes anything. For plans whose checks are of
+    /// files that exist before the plan runs, or that earlier items bring.
+    pub fn checks_first(&mut self) {
+        let (checks, rest): (Vec<Step>, Vec<Step>) = std::mem::take(&mut self.steps)
+            .into_iter()
+            .partition(|s| matches!(s.action, Action::Check { .. }));
+        self.steps = checks.into_iter().chain(rest).collect();
     }
 
     /// Writes `contents` to `p` atomically; if `p` exists it must be unchanged when written.
