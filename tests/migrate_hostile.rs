@@ -630,3 +630,199 @@ fn a_users_file_never_goes_into_a_library_cache_by_way_of_the_custom_folder() {
     assert_eq!(fs::read(&notes).unwrap(), b"my notes");
     assert!(!hf_home.join("assets/model_cache").exists());
 }
+
+/// Every regular file's bytes below `dirs` (links not followed).
+fn all_contents(dirs: &[&Path]) -> Vec<Vec<u8>> {
+    dirs.iter()
+        .flat_map(|d| {
+            walkdir::WalkDir::new(d)
+                .follow_links(false)
+                .into_iter()
+                .flatten()
+        })
+        .filter(|e| e.file_type().is_file())
+        .map(|e| fs::read(e.path()).unwrap())
+        .collect()
+}
+
+/// Two project caches hold the same repo; in the first, the blob's content is not what its
+/// name promises. Same filesystem (the first is renamed in without a read) and across two
+/// (its copy is refused): the good copy in the second is never dropped on the strength of the
+/// first, and a later run puts it in place of the damaged one.
+#[test]
+fn a_cache_never_counts_on_a_copy_another_cache_brings_unchecked() {
+    let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    for hf_home in [None, Some(shm.path().join("hf"))] {
+        let env = TestEnv::new();
+        let hub = match &hf_home {
+            Some(h) => h.join("hub"),
+            None => env.home.join(".cache/huggingface/hub"),
+        };
+        let good = b"GOOD-WEIGHTS-0123";
+        let sha = common::fixtures::sha256_hex(good);
+        for (dir, data) in [
+            ("a/model_cache", b"EVIL-WEIGHTS-0123"),
+            ("b/model_cache", good),
+        ] {
+            let r = Hub::new(&env.repo.join(dir)).repo("model", "o/m");
+            r.snapshot(&commit("a"), &[lfs("model.safetensors", good)]);
+            r.git_ref("main", &commit("a"));
+            fs::write(r.path.join("blobs").join(&sha), data).unwrap();
+        }
+        let mut args = vec!["migrate", "--apply"];
+        let h;
+        if let Some(p) = &hf_home {
+            h = p.to_str().unwrap().to_owned();
+            args.extend(["--hf-home", h.as_str()]);
+        }
+        let out = migrate(&env, &args[1..]);
+        assert_ne!(out.status.code(), Some(101), "{}", common::stderr(&out));
+        let everything = all_contents(&[&env.repo, &hub]);
+        assert!(
+            everything.iter().any(|c| c == good),
+            "{hf_home:?}: the good copy is gone\n{}",
+            common::stderr(&out)
+        );
+        let dangling: Vec<_> = walkdir::WalkDir::new(&hub)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.path_is_symlink() && fs::metadata(e.path()).is_err())
+            .map(|e| e.path().to_path_buf())
+            .collect();
+        assert_eq!(dangling, Vec::<std::path::PathBuf>::new(), "{hf_home:?}");
+        if hf_home.is_none() {
+            // Run again: the verified copy replaces the damaged central blob.
+            let _ = migrate(&env, &args[1..]);
+            let blob = hub.join("models--o--m/blobs").join(&sha);
+            assert_eq!(fs::read(blob).unwrap(), good);
+        }
+    }
+}
+
+/// A project whose two caches hold the same repo at different commits: the second, whose ref
+/// would be refused once the first's is written, stays whole, and its project's config is
+/// not pointed at the central store (which would serve the other commit).
+#[test]
+fn two_caches_with_the_same_ref_at_different_commits_keep_the_second_and_its_config() {
+    let env = TestEnv::new();
+    for (dir, label) in [("a/model_cache", "one"), ("b/model_cache", "two")] {
+        let r = Hub::new(&env.repo.join(dir)).repo("model", "o/m");
+        r.snapshot(
+            &commit(label),
+            &[lfs("model.safetensors", format!("rev-{label}").as_bytes())],
+        );
+        r.git_ref("main", &commit(label));
+    }
+    fs::write(env.repo.join(".env"), "HF_HUB_CACHE=./b/model_cache\n").unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let b = env.repo.join("b/model_cache/models--o--m");
+    let w = b
+        .join("snapshots")
+        .join(commit("two"))
+        .join("model.safetensors");
+    assert_eq!(fs::read(w).unwrap(), b"rev-two");
+    assert_eq!(
+        fs::read_to_string(env.repo.join(".env")).unwrap(),
+        "HF_HUB_CACHE=./b/model_cache\n"
+    );
+}
+
+/// What a cache holds that huggingface_hub would not have made keeps the cache: a ref that is
+/// a link, a snapshot link to a file outside the cache, notes inside `.locks`.
+#[test]
+fn a_ref_link_an_outside_snapshot_link_or_notes_in_locks_keep_the_cache() {
+    type Setup = fn(&TestEnv, &std::path::Path);
+    let cases: [(&str, Setup); 3] = [
+        ("a ref that is a link", |env, repo| {
+            let store = env.repo.join("refstore");
+            fs::create_dir_all(&store).unwrap();
+            fs::write(store.join("main"), commit("a")).unwrap();
+            fs::remove_file(repo.join("refs/main")).unwrap();
+            symlink(store.join("main"), repo.join("refs/main")).unwrap();
+        }),
+        ("a snapshot link outside", |env, repo| {
+            let mine = env.repo.join("finetuned");
+            fs::create_dir_all(&mine).unwrap();
+            let sha = common::fixtures::sha256_hex(b"weights");
+            fs::write(mine.join(&sha), b"FINETUNED").unwrap();
+            let link = repo
+                .join("snapshots")
+                .join(commit("a"))
+                .join("model.safetensors");
+            fs::remove_file(&link).unwrap();
+            symlink(mine.join(&sha), &link).unwrap();
+        }),
+        ("notes in .locks", |_, repo| {
+            let notes = repo.parent().unwrap().join(".locks/sub/notes.txt");
+            fs::create_dir_all(notes.parent().unwrap()).unwrap();
+            fs::write(notes, "my notes").unwrap();
+        }),
+    ];
+    for (what, setup) in cases {
+        let env = TestEnv::new();
+        let mc = model_cache_with(&env, "o/m", b"weights");
+        setup(&env, &mc.join("models--o--m"));
+        let before = env.snapshot();
+        let out = migrate(&env, &["--apply"]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: {}",
+            common::stderr(&out)
+        );
+        assert_eq!(
+            env.user_changes(&before),
+            Vec::<std::path::PathBuf>::new(),
+            "{what}: {}",
+            common::stderr(&out)
+        );
+    }
+}
+
+/// A folder in the cache this user cannot read (run as `nobody`; root reads everything): the
+/// cache is kept before anything moves, instead of being found half-way (blob moved, cache
+/// not removable, project left pointing at a cache without it).
+#[test]
+fn an_unreadable_folder_keeps_the_cache_before_anything_moves() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root (chown, setpriv)");
+        return;
+    }
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"weights");
+    let locked = mc.join("models--o--m/private");
+    fs::create_dir_all(&locked).unwrap();
+    fs::write(locked.join("notes"), "mine").unwrap();
+    for e in walkdir::WalkDir::new(env.tmp.path()).into_iter().flatten() {
+        std::os::unix::fs::lchown(e.path(), Some(65534), Some(65534)).unwrap();
+    }
+    fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let program = env.tmp.path().join("modelenv");
+    fs::copy(common::bin(), &program).unwrap();
+    let cmd = env.cmd(&["migrate", "--apply"]);
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&program)
+        .args(cmd.get_args())
+        .env_clear()
+        .envs(
+            cmd.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .current_dir(&env.repo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("cannot read"),
+        "{}",
+        common::stderr(&out)
+    );
+    let blob = mc
+        .join("models--o--m/blobs")
+        .join(common::fixtures::sha256_hex(b"weights"));
+    assert_eq!(fs::read(blob).unwrap(), b"weights");
+    fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert_eq!(fs::read_to_string(locked.join("notes")).unwrap(), "mine");
+}
