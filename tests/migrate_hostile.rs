@@ -826,3 +826,25 @@ fn an_unreadable_folder_keeps_the_cache_before_anything_moves() {
     fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     assert_eq!(fs::read_to_string(locked.join("notes")).unwrap(), "mine");
 }
+
+/// On one filesystem a cache whose blobs the central store lacks moves by renames: migrate
+/// reads no byte of them (the README's speed claim); a blob two caches share is read to
+/// check both copies.
+#[test]
+fn one_filesystem_reads_nothing_but_the_copies_it_must_compare() {
+    let env = TestEnv::new();
+    model_cache_with(&env, "o/m", &[7u8; 100_000]);
+    let out = env.ok(&["migrate", "--apply", "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["bytes_read"], 0, "{r:#}");
+
+    let env = TestEnv::new();
+    for dir in ["a/model_cache", "b/model_cache"] {
+        let r = Hub::new(&env.repo.join(dir)).repo("model", "o/m");
+        r.snapshot(&commit("a"), &[lfs("model.safetensors", &[7u8; 100_000])]);
+        r.git_ref("main", &commit("a"));
+    }
+    let out = env.ok(&["migrate", "--apply", "--json"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["bytes_read"], 200_000, "{r:#}");
+}
