@@ -328,7 +328,8 @@ fn cache_bookkeeping(rel: &Path) -> bool {
     let Some(last) = names.last() else {
         return false;
     };
-    let repo_meta = names.windows(2).any(|w| {
+    // Inside those folders only: a file of the user's named `trees` is no bookkeeping.
+    let repo_meta = names.windows(3).any(|w| {
         w[0].split_once("--")
             .is_some_and(|(t, _)| repo_type(t).is_some())
             && matches!(w[1].as_str(), "refs" | ".no_exist" | "trees")

@@ -733,7 +733,7 @@ fn two_caches_with_the_same_ref_at_different_commits_keep_the_second_and_its_con
 #[test]
 fn a_ref_link_an_outside_snapshot_link_or_notes_in_locks_keep_the_cache() {
     type Setup = fn(&TestEnv, &std::path::Path);
-    let cases: [(&str, Setup); 3] = [
+    let cases: [(&str, Setup); 4] = [
         ("a ref that is a link", |env, repo| {
             let store = env.repo.join("refstore");
             fs::create_dir_all(&store).unwrap();
@@ -752,6 +752,9 @@ fn a_ref_link_an_outside_snapshot_link_or_notes_in_locks_keep_the_cache() {
                 .join("model.safetensors");
             fs::remove_file(&link).unwrap();
             symlink(mine.join(&sha), &link).unwrap();
+        }),
+        ("a file of the user's named trees", |_, repo| {
+            fs::write(repo.join("trees"), "USER NOTES").unwrap();
         }),
         ("notes in .locks", |_, repo| {
             let notes = repo.parent().unwrap().join(".locks/sub/notes.txt");
