@@ -85,10 +85,9 @@ fn a_link_inside_the_cache_keeps_the_cache_and_what_it_points_to() {
         "HF_CACHE_DIR=./model_cache\n"
     );
     assert!(
-        common::stdout(&out).contains("not rewritten")
-            || common::stderr(&out).contains("not rewritten"),
+        common::stderr(&out).contains(".env:1 names ./model_cache, which stays where it is"),
         "{}",
-        common::stdout(&out)
+        common::stderr(&out)
     );
     assert_eq!(
         fs::read_to_string(ckpt.join("model.pt")).unwrap(),
@@ -850,4 +849,58 @@ fn one_filesystem_reads_nothing_but_the_copies_it_must_compare() {
     let out = env.ok(&["migrate", "--apply", "--json"]);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["bytes_read"], 200_000, "{r:#}");
+}
+
+/// A config line is pointed at the central store only when what it names moves, or names no
+/// folder yet: never when it names a cache that stays, or a folder migrate does not take (one
+/// under `target/`, one outside the project); then the project loads what it loaded before.
+#[test]
+fn a_config_line_follows_only_what_it_names() {
+    // Named cache moves while another cache of the project stays: the line follows it.
+    let env = TestEnv::new();
+    for dir in ["A/model_cache", "B/model_cache"] {
+        let r = Hub::new(&env.repo.join(dir)).repo("model", "o/m");
+        r.snapshot(&commit("a"), &[lfs("model.safetensors", b"GOODWEIGHTS")]);
+        r.git_ref("main", &commit("a"));
+    }
+    symlink("/tmp", env.repo.join("B/model_cache/somelink")).unwrap();
+    fs::write(env.repo.join(".env"), "HF_HUB_CACHE=./A/model_cache\n").unwrap();
+    fs::write(env.repo.join("B/.env"), "HF_HUB_CACHE=./model_cache\n").unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(!env.repo.join("A/model_cache").exists());
+    let hub = env.home.join(".cache/huggingface/hub");
+    assert_eq!(
+        common::load_from_cache(&env, &hub, "o/m", "model.safetensors").as_deref(),
+        Some(&b"GOODWEIGHTS"[..])
+    );
+    assert_ne!(
+        fs::read_to_string(env.repo.join(".env")).unwrap(),
+        "HF_HUB_CACHE=./A/model_cache\n"
+    );
+    assert_eq!(
+        fs::read_to_string(env.repo.join("B/.env")).unwrap(),
+        "HF_HUB_CACHE=./model_cache\n"
+    );
+    assert!(env.repo.join("B/model_cache/models--o--m").is_dir());
+
+    // A folder migrate does not take (under target/), one outside the project, and one that
+    // does not exist yet.
+    let env = TestEnv::new();
+    let r = Hub::new(&env.repo.join("target/hf")).repo("model", "o/m");
+    r.snapshot(&commit("b"), &[lfs("model.safetensors", b"PROJECT-NEW")]);
+    r.git_ref("main", &commit("b"));
+    let shared = env.tmp.path().join("shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::write(shared.join("weights.bin"), b"shared").unwrap();
+    let lines = "HF_HUB_CACHE=./target/hf\nHF_HOME=../shared\nHF_CACHE_DIR=./model_cache\n";
+    fs::write(env.repo.join(".env"), lines).unwrap();
+    let out = migrate(&env, &["--apply"]);
+    assert_ne!(out.status.code(), Some(101), "{}", common::stderr(&out));
+    let now = fs::read_to_string(env.repo.join(".env")).unwrap();
+    assert!(
+        now.starts_with("HF_HUB_CACHE=./target/hf\nHF_HOME=../shared\n"),
+        "{now}"
+    );
+    assert!(!now.contains("HF_CACHE_DIR=./model_cache"), "{now}");
 }

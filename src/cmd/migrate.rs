@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cli::MigrateArgs;
 use crate::edit::{self, Edit};
 use crate::fsops::{OpView, Plan, Run};
+use crate::fsutil::resolve_existing;
 use crate::migrate::{self, CacheResult};
 use crate::settings::{Env, Settings};
 use crate::units::human_size;
@@ -325,19 +326,33 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             cache_groups.push(plan.push_group(item));
             report.caches.push(res);
         }
-        // A config is pointed at the central store only when every cache of its project
-        // moves: while one stays, the project keeps using it as it is.
-        let kept = &mut report.caches[first_cache..];
-        if kept.iter().any(|c| !c.problems.is_empty()) {
-            for c in kept.iter_mut().filter(|c| !c.problems.is_empty()) {
-                c.problems.push(format!(
-                    "the config files of {} are not rewritten while this cache stays",
-                    show(settings, root)
-                ));
+        // A config line is pointed at the central store only when what it names moves (or
+        // names nothing yet): one naming a cache that stays, or a folder migrate did not
+        // take, keeps the project using it as it is.
+        let here: Vec<(PathBuf, bool, u32)> = report.caches[first_cache..]
+            .iter()
+            .zip(&cache_groups[first_group..])
+            .map(|(c, g)| (resolve_existing(&c.path), c.problems.is_empty(), *g))
+            .collect();
+        let mut waits = Vec::new();
+        let mut configs = crate::scan::configs(root);
+        configs.retain(|line| match named(root, line, &here) {
+            Named::Nothing => true,
+            Named::Moving(g) => {
+                waits.push(g);
+                true
             }
-            continue;
-        }
-        let configs = crate::scan::configs(root);
+            Named::Staying(p) => {
+                crate::ui::note(format!(
+                    "{}:{} names {}, which stays where it is ({}): left as it is",
+                    show(settings, &line.path),
+                    line.line,
+                    line.value.trim(),
+                    show(settings, &p)
+                ));
+                false
+            }
+        });
         let edits: Vec<Edit> = migrate::config_edits(settings, &configs)?
             .into_iter()
             .map(|(path, (old, new))| Edit {
@@ -354,10 +369,12 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             });
         }
         if !edits.is_empty() {
-            // Done only if every cache of the project was moved when its turn came.
+            // Done only if the caches its lines name were moved when their turn came.
+            waits.sort_unstable();
+            waits.dedup();
             config_plans.push((
                 edit::plan(&edits, &settings.state_dir.join("backups"))?,
-                cache_groups[first_group..].to_vec(),
+                waits,
             ));
         }
     }
@@ -510,5 +527,57 @@ fn print_human(settings: &Settings, r: &Report) {
         crate::ui::hint(
             "dry run: nothing was changed; `modelenv migrate --apply` does exactly this",
         );
+    }
+}
+
+/// What a config line's location names, among the caches of its project.
+enum Named {
+    /// No folder (yet): the line can point at the central store.
+    Nothing,
+    /// A cache that moves, in this plan group.
+    Moving(u32),
+    /// A folder that stays: a cache kept, or one migrate did not take (skipped, a link out).
+    Staying(PathBuf),
+}
+
+/// The folder `line`'s value names, tried against the line's file's folder and each folder
+/// above it up to the project root (a relative value is relative to where the program runs,
+/// which is one of them); the nearest that exists decides, by identity. `caches`: each cache
+/// of the project resolved, whether it moves, its plan group.
+fn named(root: &Path, line: &crate::scan::ConfigLine, caches: &[(PathBuf, bool, u32)]) -> Named {
+    let value = Path::new(line.value.trim());
+    let candidates: Vec<PathBuf> = if value.is_absolute() {
+        vec![value.to_path_buf()]
+    } else if line.value.starts_with(['~', '$']) {
+        Vec::new()
+    } else {
+        let dir = line.path.parent().unwrap_or(root);
+        dir.ancestors()
+            .take_while(|a| a.starts_with(root))
+            .map(|a| a.join(value))
+            .collect()
+    };
+    let Some(found) = candidates.iter().find(|c| c.symlink_metadata().is_ok()) else {
+        return Named::Nothing;
+    };
+    // A folder with no file in it (made, nothing downloaded yet) strands nothing.
+    let holds_files = walkdir::WalkDir::new(found)
+        .into_iter()
+        .flatten()
+        .any(|e| !e.file_type().is_dir());
+    if !holds_files {
+        return Named::Nothing;
+    }
+    let real = resolve_existing(found);
+    let related: Vec<&(PathBuf, bool, u32)> = caches
+        .iter()
+        .filter(|(c, _, _)| c.starts_with(&real) || real.starts_with(c))
+        .collect();
+    match related.iter().find(|(_, moves, _)| !moves) {
+        Some((c, _, _)) => Named::Staying(c.clone()),
+        None => match related.first() {
+            Some((_, _, g)) => Named::Moving(*g),
+            None => Named::Staying(found.clone()),
+        },
     }
 }
