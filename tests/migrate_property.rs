@@ -1,7 +1,7 @@
 //! Property: over randomly generated project caches (repo folders sharing content, the
 //! user's own files inside them and loose beside them, a damaged local blob, a link out of the
-//! cache to the user's folder, a central store that already holds some of it, intact or
-//! damaged) and a kill after any change followed by a rerun, `migrate --apply` loses nothing:
+//! cache to the user's folder, a second project's cache holding the same repo, a central
+//! store that already holds some of it, intact or damaged) and a kill after any change followed by a rerun, `migrate --apply` loses nothing:
 //! every content that was on disk before (project, central store, the folder a link leads to)
 //! is still on disk after, in the project, the central store or CUSTOM_MODEL_DIR; the folder
 //! outside is untouched; and the central store has no dangling snapshot link.
@@ -49,6 +49,9 @@ struct Case {
     link_out: bool,
     /// Kill the first run after this many changes, then run again.
     kill: Option<u64>,
+    /// A second project's cache with the first repo again (same commit), its first blob
+    /// rotted or not.
+    second: Option<bool>,
 }
 
 fn repo_spec() -> impl Strategy<Value = RepoSpec> {
@@ -76,12 +79,14 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(0u8..6, 0..3),
         prop::bool::weighted(0.2),
         prop::option::of(1u64..25),
+        prop::option::of(any::<bool>()),
     )
-        .prop_map(|(repos, loose, link_out, kill)| Case {
+        .prop_map(|(repos, loose, link_out, kill, second)| Case {
             repos,
             loose,
             link_out,
             kill,
+            second,
         })
 }
 
@@ -147,6 +152,22 @@ fn build(env: &TestEnv, case: &Case, outside: &Path) {
                     fs::write(blob, rotted(&datas[0])).unwrap();
                 }
             }
+        }
+    }
+    if let Some(rot) = case.second {
+        let spec = &case.repos[0];
+        let repo = Hub::new(&env.repo.join("second/model_cache")).repo("model", "org/m0");
+        let datas: Vec<Vec<u8>> = spec.files.iter().map(|&i| content(i)).collect();
+        let names: Vec<String> = (0..datas.len())
+            .map(|i| format!("f{i}.safetensors"))
+            .collect();
+        let files: Vec<_> = names.iter().zip(&datas).map(|(n, d)| lfs(n, d)).collect();
+        let c = commit("rev 0");
+        repo.snapshot(&c, &files);
+        repo.git_ref("main", &c);
+        if rot {
+            let first = repo.path.join("blobs").join(sha256_hex(&datas[0]));
+            fs::write(first, rotted(&datas[0])).unwrap();
         }
     }
     for (k, &i) in case.loose.iter().enumerate() {
