@@ -904,3 +904,54 @@ fn a_config_line_follows_only_what_it_names() {
     );
     assert!(!now.contains("HF_CACHE_DIR=./model_cache"), "{now}");
 }
+
+/// A line naming the folder that holds two caches waits for both: killed after any change,
+/// with the second cache changed before the rerun (so the interrupted move of it is refused),
+/// the `.env` is pointed at the central store only if both models are there. A line whose
+/// value holds a variable (python-dotenv expands `./${NAME}`) is left as it is.
+#[test]
+fn a_config_line_waits_for_every_cache_it_names_and_leaves_variables_alone() {
+    for kill in 1..=10 {
+        let env = TestEnv::new();
+        for (dir, id) in [("caches/a", "o/a"), ("caches/b", "o/b")] {
+            let r = Hub::new(&env.repo.join(dir)).repo("model", id);
+            r.snapshot(&commit(id), &[lfs("model.safetensors", id.as_bytes())]);
+            r.git_ref("main", &commit(id));
+        }
+        let keep = env.repo.join("keep/hub");
+        let r = Hub::new(&keep).repo("model", "o/k");
+        r.snapshot(&commit("k"), &[lfs("model.safetensors", b"kept")]);
+        r.git_ref("main", &commit("k"));
+        symlink("/etc", keep.join("extra")).unwrap();
+        let dotenv = "HF_HUB_CACHE=./caches\nNAME=keep/hub\nHF_HOME=./${NAME}\n";
+        fs::write(env.repo.join(".env"), dotenv).unwrap();
+        let out = env
+            .cmd(&["migrate", "--apply"])
+            .env("MODELENV_TEST_KILL_AFTER", kill.to_string())
+            .output()
+            .unwrap();
+        let b_blob = env
+            .repo
+            .join("caches/b/models--o--b/blobs")
+            .join(common::fixtures::sha256_hex(b"o/b"));
+        if b_blob.exists() {
+            let mut f = fs::OpenOptions::new().append(true).open(&b_blob).unwrap();
+            std::io::Write::write_all(&mut f, b"!").unwrap();
+        }
+        let _ = migrate(&env, &["--apply"]);
+        let now = fs::read_to_string(env.repo.join(".env")).unwrap();
+        assert!(now.contains("HF_HOME=./${NAME}\n"), "kill {kill}: {now}");
+        if !now.starts_with("HF_HUB_CACHE=./caches\n") {
+            let hub = env.home.join(".cache/huggingface/hub");
+            for id in ["o/a", "o/b"] {
+                assert!(
+                    common::load_from_cache(&env, &hub, id, "model.safetensors").is_some(),
+                    "kill {kill}: .env points at the central store without {id}\n{now}"
+                );
+            }
+        }
+        if !common::killed(&out) {
+            break;
+        }
+    }
+}

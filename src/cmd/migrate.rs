@@ -336,11 +336,20 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             .collect();
         let mut waits = Vec::new();
         let mut configs = crate::scan::configs(root);
-        configs.retain(|line| match named(root, line, &here) {
+        configs.retain(|line| match named(root, &settings.home, line, &here) {
             Named::Nothing => true,
-            Named::Moving(g) => {
-                waits.push(g);
+            Named::Moving(groups) => {
+                waits.extend(groups);
                 true
+            }
+            Named::Unknown => {
+                crate::ui::note(format!(
+                    "{}:{} names {}, which holds a variable modelenv does not expand: left as it is",
+                    show(settings, &line.path),
+                    line.line,
+                    line.value.trim()
+                ));
+                false
             }
             Named::Staying(p) => {
                 crate::ui::note(format!(
@@ -534,8 +543,11 @@ fn print_human(settings: &Settings, r: &Report) {
 enum Named {
     /// No folder (yet): the line can point at the central store.
     Nothing,
-    /// A cache that moves, in this plan group.
-    Moving(u32),
+    /// Caches that move, in these plan groups (all of them, when it names their parent).
+    Moving(Vec<u32>),
+    /// A value with a variable (`./${NAME}`, which python-dotenv expands): what it names
+    /// cannot be told for sure.
+    Unknown,
     /// A folder that stays: a cache kept, or one migrate did not take (skipped, a link out).
     Staying(PathBuf),
 }
@@ -544,12 +556,20 @@ enum Named {
 /// above it up to the project root (a relative value is relative to where the program runs,
 /// which is one of them); the nearest that exists decides, by identity. `caches`: each cache
 /// of the project resolved, whether it moves, its plan group.
-fn named(root: &Path, line: &crate::scan::ConfigLine, caches: &[(PathBuf, bool, u32)]) -> Named {
-    let value = Path::new(line.value.trim());
+fn named(
+    root: &Path,
+    home: &Path,
+    line: &crate::scan::ConfigLine,
+    caches: &[(PathBuf, bool, u32)],
+) -> Named {
+    if line.value.contains('$') {
+        return Named::Unknown;
+    }
+    // `~/` as the libraries expand it (huggingface_hub and datasets call expanduser).
+    let value = crate::settings::expand_path(line.value.trim(), home);
+    let value = value.as_path();
     let candidates: Vec<PathBuf> = if value.is_absolute() {
         vec![value.to_path_buf()]
-    } else if line.value.starts_with(['~', '$']) {
-        Vec::new()
     } else {
         let dir = line.path.parent().unwrap_or(root);
         dir.ancestors()
@@ -575,9 +595,7 @@ fn named(root: &Path, line: &crate::scan::ConfigLine, caches: &[(PathBuf, bool, 
         .collect();
     match related.iter().find(|(_, moves, _)| !moves) {
         Some((c, _, _)) => Named::Staying(c.clone()),
-        None => match related.first() {
-            Some((_, _, g)) => Named::Moving(*g),
-            None => Named::Staying(found.clone()),
-        },
+        None if related.is_empty() => Named::Staying(found.clone()),
+        None => Named::Moving(related.iter().map(|(_, _, g)| *g).collect()),
     }
 }
