@@ -32,6 +32,10 @@ pub struct CacheResult {
     pub problems: Vec<String>,
     /// Central files found damaged and replaced by a verified local copy (kept aside).
     pub repaired: Vec<String>,
+    /// Some of what the project loads by this cache's path (a loose weights file, a folder
+    /// beside the repo folders) goes to CUSTOM_MODEL_DIR, not to the hub cache.
+    #[serde(skip)]
+    pub to_custom: bool,
 }
 
 /// Every file and link below `dir`, links not followed.
@@ -238,6 +242,7 @@ pub fn plan_cache(
         let rel = cache.path.strip_prefix(repo_root).unwrap_or(&cache.path);
         let dest = settings.custom_model_dir.join(rel);
         p.res.moved_bytes += cache.bytes;
+        p.res.to_custom = true;
         p.place_user_file(&cache.path, &dest);
         if dest.exists() && p.res.problems.is_empty() {
             let r = p.plan.remove(&roots.project, &cache.path);
@@ -266,6 +271,7 @@ pub fn plan_cache(
             ));
         } else if !matches!(name.as_str(), ".locks" | "CACHEDIR.TAG" | "version.txt") {
             // Anything else is the user's: kept in the custom folder, under its project.
+            p.res.to_custom = true;
             for (f, meta) in std::iter::once(&entry)
                 .filter(|e| fs::symlink_metadata(e).is_ok_and(|m| m.is_file()))
                 .map(|e| (e.clone(), fs::symlink_metadata(e).ok()))

@@ -955,3 +955,34 @@ fn a_config_line_waits_for_every_cache_it_names_and_leaves_variables_alone() {
         }
     }
 }
+
+/// A cache part of which would go to CUSTOM_MODEL_DIR (a folder beside the repo folders, as
+/// sentence-transformers writes, or loose weights) stays when a config line names it: the
+/// line, pointed at the hub cache, could not follow, and the project would load nothing.
+#[test]
+fn a_named_cache_whose_files_would_go_to_the_custom_folder_stays_with_its_line() {
+    let env = TestEnv::new();
+    let mc = model_cache_with(&env, "o/m", b"hub weights");
+    let st = mc.join("sentence-transformers_all-MiniLM-L6-v2");
+    fs::create_dir_all(&st).unwrap();
+    fs::write(st.join("model.safetensors"), b"st weights").unwrap();
+    fs::write(env.repo.join(".env"), "HF_CACHE_DIR=./model_cache\n").unwrap();
+    let before = env.snapshot();
+    let out = migrate(&env, &["--apply"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("where that line could not follow"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(env.user_changes(&before), Vec::<std::path::PathBuf>::new());
+
+    // Not named by any config line, the same cache moves: the folder to CUSTOM_MODEL_DIR.
+    fs::remove_file(env.repo.join(".env")).unwrap();
+    env.ok(&["migrate", "--apply"]);
+    assert!(!mc.exists());
+    let moved = env
+        .home
+        .join("models/sentence-transformers_all-MiniLM-L6-v2/model.safetensors");
+    assert_eq!(fs::read(moved).unwrap(), b"st weights");
+}

@@ -305,6 +305,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
         let mroots = migrate::MigrateRoots::new(settings, root, &archives)?;
         let first_cache = report.caches.len();
         let first_group = cache_groups.len();
+        let mut items = Vec::new();
         for c in crate::scan::caches(root, &exclude) {
             if c.kind == "local-dir" {
                 // The project loads it by its path; only `--local-dir` imports one.
@@ -322,7 +323,38 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
                 ));
                 continue;
             }
-            let (res, item) = migrate::plan_cache(settings, &mroots, root, &c, &mut planned);
+            items.push(migrate::plan_cache(
+                settings,
+                &mroots,
+                root,
+                &c,
+                &mut planned,
+            ));
+        }
+        // A cache part of which goes to CUSTOM_MODEL_DIR (what the project loads by its path:
+        // a loose weights file, a folder beside the repo folders) stays when a config line
+        // names it: the line, pointed at the hub cache, could not follow it.
+        let configs_all = crate::scan::configs(root);
+        for (res, item) in items.iter_mut() {
+            if !res.to_custom || !res.problems.is_empty() {
+                continue;
+            }
+            let me = [(resolve_existing(&res.path), true, 0)];
+            if let Some(line) = configs_all
+                .iter()
+                .find(|l| matches!(named(root, &settings.home, l, &me), Named::Moving(_)))
+            {
+                *item = Plan::new();
+                res.moved_bytes = 0;
+                res.duplicate_bytes = 0;
+                res.problems.push(format!(
+                    "{}:{} names it, and part of it would go to CUSTOM_MODEL_DIR, where that line could not follow; kept",
+                    show(settings, &line.path),
+                    line.line
+                ));
+            }
+        }
+        for (res, item) in items.drain(..) {
             cache_groups.push(plan.push_group(item));
             report.caches.push(res);
         }
@@ -335,7 +367,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
             .map(|(c, g)| (resolve_existing(&c.path), c.problems.is_empty(), *g))
             .collect();
         let mut waits = Vec::new();
-        let mut configs = crate::scan::configs(root);
+        let mut configs = configs_all;
         configs.retain(|line| match named(root, &settings.home, line, &here) {
             Named::Nothing => true,
             Named::Moving(groups) => {
