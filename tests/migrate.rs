@@ -197,11 +197,12 @@ fn sigkill_at_any_point_then_rerun_loses_nothing_across_filesystems() {
     for n in [1u64, 2, 3, 5, 8, 13, 21, 34, 55, 89] {
         let env = TestEnv::new();
         let models = seed_monorepo(&env.repo);
-        let central: PathBuf = tempfile::Builder::new()
+        // Removed when dropped, a failed assertion included.
+        let central_dir = tempfile::Builder::new()
             .prefix("modelenv-central-")
             .tempdir_in(shm)
-            .unwrap()
-            .keep();
+            .unwrap();
+        let central: PathBuf = central_dir.path().to_path_buf();
         let hf = central.join("hf").display().to_string();
         let first = env
             .cmd(&["--hf-home", &hf, "migrate", "--apply"])
@@ -225,7 +226,7 @@ fn sigkill_at_any_point_then_rerun_loses_nothing_across_filesystems() {
             common::stderr(&second)
         );
         assert_all_central(&env, &central.join("hf/hub"), &models);
-        fs::remove_dir_all(&central).unwrap();
+        drop(central_dir);
     }
     assert!(kills >= 5, "the kill hook fired only {kills} times");
 }
