@@ -102,10 +102,18 @@ impl State {
     /// so uninstall can remove them once they are empty again.
     pub fn note_created_dirs(&mut self, edits: &[Edit]) {
         for e in edits.iter().filter(|e| e.changes() && e.new.is_some()) {
-            for dir in e.real.ancestors().skip(1).take_while(|a| !a.exists()) {
-                if !self.created_dirs.iter().any(|d| d == dir) {
-                    self.created_dirs.push(dir.to_path_buf());
-                }
+            if let Some(parent) = e.real.parent() {
+                self.note_missing_dirs(parent);
+            }
+        }
+    }
+
+    /// Records `dir` and its ancestors that do not exist yet: the folders something about
+    /// to be made there will create.
+    pub fn note_missing_dirs(&mut self, dir: &Path) {
+        for d in dir.ancestors().take_while(|a| !a.exists()) {
+            if !self.created_dirs.iter().any(|c| c == d) {
+                self.created_dirs.push(d.to_path_buf());
             }
         }
     }

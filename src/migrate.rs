@@ -190,6 +190,14 @@ pub fn central_overlap(settings: &Settings, cache: &Path, archives: &[PathBuf]) 
     })
 }
 
+/// What earlier caches of this run bring to the central store: blobs by size, refs by the
+/// commit they name. A cache (or repo) that stays is taken out again.
+#[derive(Clone, Default)]
+pub struct Planned {
+    blobs: HashMap<PathBuf, u64>,
+    refs: HashMap<PathBuf, Vec<u8>>,
+}
+
 /// Plans merging one local cache into the central store, changing nothing. `planned` carries
 /// the blobs earlier caches of this run move, so a model shared by several projects moves once.
 pub fn plan_cache(
@@ -197,7 +205,7 @@ pub fn plan_cache(
     roots: &MigrateRoots,
     repo_root: &Path,
     cache: &Cache,
-    planned: &mut HashMap<PathBuf, u64>,
+    planned: &mut Planned,
 ) -> (CacheResult, Plan) {
     let mut p = CachePlanner {
         roots,
@@ -230,7 +238,7 @@ pub fn plan_cache(
         ));
         return (p.res, p.plan);
     }
-    let planned_before: std::collections::HashSet<PathBuf> = planned.keys().cloned().collect();
+    let planned_before = planned.clone();
     let project = cache
         .path
         .parent()
@@ -314,7 +322,7 @@ pub fn plan_cache(
         p.plan.truncate(0);
         p.res.moved_bytes = 0;
         p.res.duplicate_bytes = 0;
-        planned.retain(|k, _| planned_before.contains(k));
+        *planned = planned_before;
     }
     // Every proof before the first change: a copy found wrong stops the cache untouched.
     p.plan.checks_first();
@@ -336,23 +344,13 @@ fn cache_bookkeeping(rel: &Path) -> bool {
     };
     // Inside those folders only: a file of the user's named `trees` is no bookkeeping.
     let repo_meta = names.windows(3).any(|w| {
-        w[0].split_once("--")
-            .is_some_and(|(t, _)| repo_type(t).is_some())
+        crate::stores::hub::is_repo_folder(w[0].as_ref())
             && matches!(w[1].as_str(), "refs" | ".no_exist" | "trees")
     });
     repo_meta
         || (names.len() == 1 && matches!(last.as_str(), "CACHEDIR.TAG" | "version.txt"))
         || last.ends_with(".incomplete")
         || last.ends_with(".modelenv-partial")
-}
-
-/// What a planned ref write is remembered by (its bytes, hashed), to tell another cache's
-/// ref for the same repo apart.
-fn ref_key(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
 }
 
 /// One `models--org--name` folder: blobs first (a snapshot link must never point at a blob
@@ -363,15 +361,15 @@ fn plan_repo(
     entry: &Path,
     name: &str,
     user_dest: &Path,
-    planned: &mut HashMap<PathBuf, u64>,
+    planned: &mut Planned,
 ) {
     let (plan_len, problems_before) = (p.plan.len(), p.res.problems.len());
-    let keys_before: std::collections::HashSet<PathBuf> = planned.keys().cloned().collect();
+    let planned_before = planned.clone();
     plan_repo_files(p, settings, entry, name, user_dest, planned);
     if p.res.problems.len() > problems_before {
         // A repo moves whole or not at all: no ref or snapshot centrally without its blobs.
         p.plan.truncate(plan_len);
-        planned.retain(|k, _| keys_before.contains(k));
+        *planned = planned_before;
     }
 }
 
@@ -486,7 +484,7 @@ fn plan_repo_files(
     entry: &Path,
     name: &str,
     user_dest: &Path,
-    planned: &mut HashMap<PathBuf, u64>,
+    planned: &mut Planned,
 ) {
     let hub = &p.roots.hub;
     let project = &p.roots.project;
@@ -522,7 +520,7 @@ fn plan_repo_files(
         let central_size = fs::symlink_metadata(&dest)
             .map(|m| m.len())
             .ok()
-            .or_else(|| planned.get(&dest).copied());
+            .or_else(|| planned.blobs.get(&dest).copied());
         match central_size {
             Some(len) if len == size => {
                 p.res.duplicate_bytes += size;
@@ -537,7 +535,7 @@ fn plan_repo_files(
             )),
             None => {
                 p.res.moved_bytes += size;
-                planned.insert(dest.clone(), size);
+                planned.blobs.insert(dest.clone(), size);
                 let r = p.plan.move_to(project, &b, hub, &dest, Verify::Name(bname));
                 p.ok(r);
             }
@@ -562,7 +560,7 @@ fn plan_repo_files(
                 continue;
             }
             let blob = central.join("blobs").join(&etag);
-            if !blob.exists() && !planned.contains_key(&blob) {
+            if !blob.exists() && !planned.blobs.contains_key(&blob) {
                 p.problem(format!(
                     "{}: its blob {etag} is in neither cache",
                     f.display()
@@ -602,9 +600,8 @@ fn plan_repo_files(
                 && let Ok(bytes) = fs::read(&f)
             {
                 // Another cache of this run bringing the same ref with another commit.
-                let h = ref_key(&bytes);
-                match planned.get(&dest) {
-                    Some(&other) if other != h => {
+                match planned.refs.get(&dest) {
+                    Some(other) if *other != bytes => {
                         p.problem(format!(
                             "{} names another commit than the same ref another cache of this run brings; this repo stays in the project cache (run migrate again to see which)",
                             f.display()
@@ -613,7 +610,7 @@ fn plan_repo_files(
                     }
                     Some(_) => {}
                     None => {
-                        planned.insert(dest.clone(), h);
+                        planned.refs.insert(dest.clone(), bytes);
                     }
                 }
             }

@@ -46,10 +46,10 @@ pub fn planned(settings: &Settings) -> Option<(PathBuf, PathBuf)> {
     }
 }
 
-/// The folders install makes for the environment.d file and the link (`~/.config/
-/// environment.d`, `~/.cache` in a new home), recorded so uninstall removes them once empty.
-/// Reads only.
-pub fn folders_made(settings: &Settings) -> Vec<PathBuf> {
+/// The folders install puts the environment.d file and the link in (`~/.config/
+/// environment.d`, `~/.cache`), recorded, with the missing ones above them, so uninstall
+/// removes those it made once they are empty. Reads only.
+pub fn folders_used(settings: &Settings) -> Vec<PathBuf> {
     let mut parents = Vec::new();
     let file = environment_d_file(settings);
     if !crate::cmd::doctor::same_path(&default_location(settings), &settings.hf_home)
@@ -63,15 +63,7 @@ pub fn folders_made(settings: &Settings) -> Vec<PathBuf> {
     {
         parents.push(dir.to_path_buf());
     }
-    let mut made = Vec::new();
-    for p in parents {
-        for dir in p.ancestors().take_while(|a| !a.exists()) {
-            if !made.iter().any(|d: &PathBuf| d == dir) {
-                made.push(dir.to_path_buf());
-            }
-        }
-    }
-    made
+    parents
 }
 
 /// Whether `link` is the link install made and recorded, still pointing where it did.

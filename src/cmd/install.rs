@@ -250,10 +250,8 @@ fn plan_edits(
 /// stays after uninstall, and so does its folder.
 fn note_folders(settings: &Settings, state: &mut State, edits: &[Edit]) {
     state.note_created_dirs(edits);
-    for dir in super::default_link::folders_made(settings) {
-        if !state.created_dirs.contains(&dir) {
-            state.created_dirs.push(dir);
-        }
+    for dir in super::default_link::folders_used(settings) {
+        state.note_missing_dirs(&dir);
     }
 }
 

@@ -297,7 +297,7 @@ pub fn run(settings: &Settings, _env: &Env, args: &MigrateArgs) -> Result<Exit> 
     let read_before = crate::fsops::bytes_read();
     let mut plan = Plan::new();
     let mut cache_groups = Vec::new();
-    let mut planned = std::collections::HashMap::new();
+    let mut planned = migrate::Planned::default();
     let mut config_plans = Vec::new();
     for root in &roots {
         // Configs are rewritten after the caches they point at are in place (their groups go

@@ -54,7 +54,8 @@ pub fn repo_folder_count(dir: &Path) -> usize {
     })
 }
 
-fn is_repo_folder(name: &std::ffi::OsStr) -> bool {
+/// Whether `name` is a repo folder's name (`models--…`, `datasets--…`, `spaces--…`, `kernels--…`).
+pub fn is_repo_folder(name: &std::ffi::OsStr) -> bool {
     name.to_str()
         .and_then(|n| n.split_once("--"))
         .is_some_and(|(p, _)| repo_type(p).is_some())
